@@ -1,0 +1,103 @@
+import { createHmac } from 'node:crypto';
+
+/**
+ * Every Redis key Latch uses is built here; nothing else knows key names.
+ *
+ * Identifiers (token values, grant ids, session ids, interaction ids, account ids) never appear in a
+ * key: each is replaced by `HMAC-SHA256(tokenHashKey, kind + id)`, base64url. A reader of the
+ * database therefore cannot turn a key back into a usable token.
+ *
+ * Hash tags (`{...}`) pin every key that a multi-key operation touches to one Redis Cluster slot:
+ * a grant and the index of its tokens share `{g.<hash>}`, an account's indices share `{a.<hash>}`.
+ */
+
+/** Short record prefixes per oidc-provider model; keys stay small because there are millions. */
+const MODEL_CODES: Record<string, string> = {
+  AccessToken: 'at',
+  RefreshToken: 'rt',
+  AuthorizationCode: 'ac',
+  ClientCredentials: 'cc',
+  DeviceCode: 'dc',
+  BackchannelAuthenticationRequest: 'ciba',
+  PreAuthorizedCode: 'pac',
+  Grant: 'g',
+  Session: 's',
+  Interaction: 'i',
+  ReplayDetection: 'rd',
+  PushedAuthorizationRequest: 'par',
+  Client: 'cl',
+  InitialAccessToken: 'iat',
+  RegistrationAccessToken: 'rat',
+};
+
+export function modelCode(model: string): string {
+  return MODEL_CODES[model] ?? model.toLowerCase();
+}
+
+export class RedisKeys {
+  readonly prefix: string;
+  readonly #hashKey: Buffer;
+
+  constructor(hashKey: Buffer, prefix = 'latch:') {
+    this.prefix = prefix;
+    this.#hashKey = hashKey;
+  }
+
+  /** Keyed hash of an identifier; `domain` separates id spaces that could collide. */
+  hash(domain: string, id: string): string {
+    return createHmac('sha256', this.#hashKey).update(`${domain}\0${id}`).digest('base64url');
+  }
+
+  /** Hash of a record id of `model` (the part of the key inside the hash tag). */
+  recordHash(model: string, id: string): string {
+    return this.hash(modelCode(model), id);
+  }
+
+  /** The record of one stored entity: a Redis hash with fields `p` (payload JSON) and `c` (consumed at). */
+  record(model: string, id: string): string {
+    return this.recordKey(modelCode(model), this.recordHash(model, id));
+  }
+
+  recordKey(code: string, hash: string): string {
+    return `${this.prefix}${code}:{${hash}}`;
+  }
+
+  grant(grantId: string): string {
+    return this.recordKey('g', this.recordHash('Grant', grantId));
+  }
+
+  /** Sorted set of the record keys of a grant's tokens, scored by expiry (ms). Same slot as the grant. */
+  grantMembers(grantId: string): string {
+    return `${this.grant(grantId)}:tokens`;
+  }
+
+  /** Sorted set of an account's grant keys, scored by expiry (ms). */
+  accountGrants(accountId: string): string {
+    return `${this.prefix}acct:{a.${this.hash('acct', accountId)}}:grants`;
+  }
+
+  /** Sorted set of an account's session record keys, scored by expiry (ms). */
+  accountSessions(accountId: string): string {
+    return `${this.prefix}acct:{a.${this.hash('acct', accountId)}}:sessions`;
+  }
+
+  /** Secondary lookup of a Session by its uid: holds the session's record key. */
+  sessionUid(uid: string): string {
+    return `${this.prefix}s-uid:{${this.hash('s-uid', uid)}}`;
+  }
+
+  /** Secondary lookup of a device flow record by user code: holds the record key. */
+  userCode(userCode: string): string {
+    return `${this.prefix}uc:{${this.hash('uc', userCode)}}`;
+  }
+
+  /** An account's profile and password hash (Redis hash). */
+  account(accountId: string): string {
+    return `${this.prefix}acct:{a.${this.hash('acct', accountId)}}`;
+  }
+
+  /** Username → account id. Usernames are looked up case-insensitively. */
+  username(username: string): string {
+    return `${this.prefix}user:{${this.hash('user', username.toLowerCase())}}`;
+  }
+}

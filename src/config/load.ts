@@ -1,0 +1,99 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConfigError, fieldPath } from './config-error.js';
+import { configSchema, type LatchFileConfig } from './schema.js';
+import { loadSecrets, type Secrets } from './secrets.js';
+
+export interface LatchConfig {
+  port: number;
+  issuer: string;
+  redisUrl: string;
+  production: boolean;
+  logLevel: string;
+  /** Number of reverse proxies in front of Latch whose X-Forwarded-* headers are trusted. */
+  trustedProxies: number;
+  configFile: string;
+  file: LatchFileConfig;
+  secrets: Secrets;
+}
+
+type Env = Record<string, string | undefined>;
+
+export const DEFAULT_CONFIG_FILE = 'config/demo.json';
+
+/** Validates a parsed config object; the error names the first bad field. */
+export function parseFileConfig(raw: unknown, source = 'config'): LatchFileConfig {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const field = fieldPath(issue.path) || '(root)';
+    const detail = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message;
+    throw new ConfigError(`${source}: ${field}`, detail);
+  }
+  return Object.freeze(result.data) as LatchFileConfig;
+}
+
+export function readFileConfig(path: string): LatchFileConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('LATCH_CONFIG', `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError('LATCH_CONFIG', `${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  return parseFileConfig(raw, path);
+}
+
+function parsePort(raw: string | undefined, name: string, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(name, `must be a port number, got "${raw}"`);
+  return n;
+}
+
+function parseUrl(raw: string, name: string, protocols: string[]): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `must be a URL, got "${raw}"`);
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}, got "${url.protocol}"`);
+  }
+  return raw;
+}
+
+/** Reads the whole configuration once at start-up: environment, config file and keys. */
+export async function loadConfig(env: Env = process.env): Promise<LatchConfig> {
+  const production = env.NODE_ENV === 'production';
+  const port = parsePort(env.PORT, 'PORT', 3000);
+  const issuer = parseUrl(env.ISSUER ?? `http://localhost:${port}`, 'ISSUER', ['http:', 'https:']);
+  if (production && !issuer.startsWith('https:')) {
+    throw new ConfigError('ISSUER', 'must be https when NODE_ENV=production');
+  }
+  const redisUrl = parseUrl(env.REDIS_URL ?? 'redis://127.0.0.1:6379', 'REDIS_URL', ['redis:', 'rediss:']);
+  const trustedProxies = Number(env.LATCH_TRUSTED_PROXIES ?? '0');
+  if (!Number.isInteger(trustedProxies) || trustedProxies < 0) {
+    throw new ConfigError('LATCH_TRUSTED_PROXIES', 'must be a whole number of proxies (0 trusts no forwarded header)');
+  }
+  const configFile = resolve(env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE);
+  const file = readFileConfig(configFile);
+  const secrets = await loadSecrets(env, production, resolve(env.LATCH_DEV_KEYS_FILE ?? '.latch/dev-keys.json'));
+  return Object.freeze({
+    port,
+    issuer: issuer.replace(/\/$/, ''),
+    redisUrl,
+    production,
+    logLevel: env.LOG_LEVEL ?? (production ? 'info' : 'debug'),
+    trustedProxies,
+    configFile,
+    file,
+    secrets,
+  });
+}

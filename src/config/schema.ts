@@ -1,0 +1,128 @@
+import { z } from 'zod';
+
+/**
+ * The JSON config file: what this Latch serves (clients, resource servers, scopes, demo accounts).
+ * Secrets that must differ per deployment (signing keys, cookie keys, token-hashing key) come from
+ * the environment instead; see load.ts.
+ */
+
+const scopeName = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a scope token (RFC 6749 §3.3)');
+const seconds = z.number().int().positive();
+
+export const resourceServerSchema = z.strictObject({
+  /** The audience (RFC 8707 resource indicator) access tokens for this API carry. */
+  audience: z.url({ message: 'must be an absolute URI (RFC 8707 §2)' }),
+  name: z.string().min(1),
+  /** API scopes this resource server understands. */
+  scopes: z.array(scopeName).min(1),
+  /** User claims this resource server may receive at introspection (besides `sub`). */
+  claims: z.array(z.string().min(1)).default([]),
+  /** Clients (by client_id) that act as this resource server and may introspect its tokens. */
+  introspectors: z.array(z.string().min(1)).default([]),
+  accessTokenTTL: seconds.default(600),
+});
+
+const redirectUri = z.url({ message: 'must be an absolute URI' });
+
+export const clientSchema = z.strictObject({
+  client_id: z.string().min(1),
+  client_secret: z.string().min(32, 'must be at least 32 characters').optional(),
+  client_name: z.string().min(1).optional(),
+  token_endpoint_auth_method: z
+    .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'])
+    .default('client_secret_basic'),
+  grant_types: z.array(z.enum(["authorization_code", "refresh_token", "client_credentials"])),
+  redirect_uris: z.array(redirectUri).default([]),
+  post_logout_redirect_uris: z.array(redirectUri).default([]),
+  /** Scopes this client may request (OIDC and API scopes). */
+  scope: z.string().optional(),
+  /** Audiences (resource server `audience` values) this client may obtain access tokens for. */
+  resources: z.array(z.string()).default([]),
+  jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(),
+  introspection_signed_response_alg: z.enum(['RS256', 'PS256', 'ES256', 'EdDSA']).optional(),
+});
+
+export const accountSchema = z.strictObject({
+  /** The stable subject identifier; defaults to the username. */
+  sub: z.string().min(1).optional(),
+  username: z.string().regex(/^[a-zA-Z0-9._@-]{1,64}$/, 'must be 1-64 of letters, digits, . _ @ -'),
+  password: z.string().min(8, 'must be at least 8 characters'),
+  email: z.email().optional(),
+  name: z.string().optional(),
+  roles: z.array(z.string()).default([]),
+});
+
+export const configSchema = z
+  .strictObject({
+    /** Descriptions of the scopes shown on the consent page. */
+    scopes: z.record(scopeName, z.string()).default({}),
+    resourceServers: z.array(resourceServerSchema).default([]),
+    clients: z.array(clientSchema).min(1),
+    accounts: z.array(accountSchema).default([]),
+    ttl: z
+      .strictObject({
+        authorizationCode: seconds.default(60),
+        refreshToken: seconds.default(14 * 24 * 3600),
+        clientCredentials: seconds.default(600),
+        idToken: seconds.default(3600),
+        session: seconds.default(14 * 24 * 3600),
+        grant: seconds.default(14 * 24 * 3600),
+        interaction: seconds.default(3600),
+      })
+      .default({
+        authorizationCode: 60,
+        refreshToken: 14 * 24 * 3600,
+        clientCredentials: 600,
+        idToken: 3600,
+        session: 14 * 24 * 3600,
+        grant: 14 * 24 * 3600,
+        interaction: 3600,
+      }),
+  })
+  .superRefine((config, ctx) => {
+    const audiences = new Set(config.resourceServers.map((rs) => rs.audience));
+    const clientIds = new Set<string>();
+    config.clients.forEach((client, i) => {
+      if (clientIds.has(client.client_id)) {
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_id'], message: `duplicate client_id "${client.client_id}"` });
+      }
+      clientIds.add(client.client_id);
+      client.resources.forEach((aud, j) => {
+        if (!audiences.has(aud)) {
+          ctx.addIssue({ code: 'custom', path: ['clients', i, 'resources', j], message: `no resource server has audience "${aud}"` });
+        }
+      });
+      const confidential = client.token_endpoint_auth_method.startsWith('client_secret');
+      if (confidential && !client.client_secret) {
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_secret'], message: `required for ${client.token_endpoint_auth_method}` });
+      }
+      if (client.token_endpoint_auth_method === 'private_key_jwt' && !client.jwks) {
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'jwks'], message: 'required for private_key_jwt' });
+      }
+      if (client.grant_types.includes('authorization_code') && client.redirect_uris.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'redirect_uris'], message: 'required for authorization_code' });
+      }
+      if (client.grant_types.includes('client_credentials') && client.token_endpoint_auth_method === 'none') {
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'grant_types'], message: 'client_credentials needs a confidential client' });
+      }
+    });
+    config.resourceServers.forEach((rs, i) => {
+      rs.introspectors.forEach((id, j) => {
+        if (!clientIds.has(id)) {
+          ctx.addIssue({ code: 'custom', path: ['resourceServers', i, 'introspectors', j], message: `no client has client_id "${id}"` });
+        }
+      });
+    });
+    const usernames = new Set<string>();
+    config.accounts.forEach((account, i) => {
+      if (usernames.has(account.username)) {
+        ctx.addIssue({ code: 'custom', path: ['accounts', i, 'username'], message: `duplicate username "${account.username}"` });
+      }
+      usernames.add(account.username);
+    });
+  });
+
+export type LatchFileConfig = z.infer<typeof configSchema>;
+export type ResourceServerConfig = z.infer<typeof resourceServerSchema>;
+export type ClientConfig = z.infer<typeof clientSchema>;
+export type AccountConfig = z.infer<typeof accountSchema>;

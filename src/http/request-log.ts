@@ -1,0 +1,23 @@
+import { randomUUID } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import type { Logger } from '../log/logger.js';
+
+/**
+ * One log line per request: method, path (never the query string: it can carry codes, tokens,
+ * login hints), status and duration, under a request id that is also returned to the caller.
+ */
+export function requestLog(logger: Logger) {
+  return async function logRequest(ctx: Context, next: Next) {
+    const started = process.hrtime.bigint();
+    const id = randomUUID();
+    ctx.state.requestId = id;
+    ctx.set('x-request-id', id);
+    try {
+      await next();
+    } finally {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const level = ctx.status >= 500 ? 'warn' : 'debug';
+      logger[level]({ reqId: id, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
+    }
+  };
+}

@@ -1,0 +1,52 @@
+import { createServer } from 'node:http';
+import { openRedis } from '../adapters/redis/connect.js';
+import { loadConfig } from './config/load.js';
+import { ConfigError } from './config/config-error.js';
+import { createLatch } from './http/app.js';
+import { createLogger } from './log/logger.js';
+
+/** `npm start`: load and validate config, connect to Redis, seed demo accounts, serve. */
+async function main(): Promise<void> {
+  const config = await loadConfig();
+  const logger = createLogger(config.logLevel);
+  if (config.secrets.generated) {
+    logger.warn(
+      'DEVELOPMENT KEYS: signing, cookie and token-hashing keys were generated and stored in .latch/dev-keys.json. ' +
+        'Never use them in production: set LATCH_JWKS, LATCH_COOKIE_KEYS and LATCH_TOKEN_HASH_KEY (NODE_ENV=production requires them).',
+    );
+  }
+  const redis = await openRedis(config.redisUrl).catch((err: Error) => {
+    throw new ConfigError('REDIS_URL', `cannot connect to ${new URL(config.redisUrl).host}: ${err.message}`);
+  });
+  let lastRedisError = 0;
+  redis.on('error', (err) => {
+    if (Date.now() - lastRedisError > 5000) logger.warn({ err: err.message }, 'redis error');
+    lastRedisError = Date.now();
+  });
+
+  const latch = createLatch(config, redis, logger);
+  const created = await latch.accounts.seed(config.file.accounts);
+  if (created) logger.info({ created }, 'seeded accounts from config');
+
+  const server = createServer(latch.callback);
+  server.listen(config.port, () => {
+    logger.info({ issuer: config.issuer, port: config.port, config: config.configFile }, 'latch listening');
+  });
+
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    server.close(() => {
+      redis.quit().finally(() => process.exit(0));
+    });
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(1), 10_000).unref();
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof ConfigError ? `latch: invalid configuration: ${err.message}` : `latch: failed to start: ${(err as Error).stack ?? String(err)}`;
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+});

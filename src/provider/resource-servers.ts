@@ -1,0 +1,52 @@
+import type { ClientConfig, LatchFileConfig, ResourceServerConfig } from '../config/schema.js';
+
+/**
+ * Lookups over the configured resource servers, built once at start-up: which API an audience is,
+ * which APIs a client may get tokens for, and which APIs a client introspects for.
+ */
+export class ResourceServers {
+  readonly #byAudience = new Map<string, ResourceServerConfig>();
+  readonly #byClient = new Map<string, ClientConfig>();
+  readonly #introspectedBy = new Map<string, Set<string>>();
+
+  constructor(config: LatchFileConfig) {
+    for (const rs of config.resourceServers) {
+      this.#byAudience.set(rs.audience, rs);
+      for (const clientId of rs.introspectors) {
+        const set = this.#introspectedBy.get(clientId) ?? new Set<string>();
+        set.add(rs.audience);
+        this.#introspectedBy.set(clientId, set);
+      }
+    }
+    for (const client of config.clients) this.#byClient.set(client.client_id, client);
+  }
+
+  get(audience: string): ResourceServerConfig | undefined {
+    return this.#byAudience.get(audience);
+  }
+
+  all(): ResourceServerConfig[] {
+    return [...this.#byAudience.values()];
+  }
+
+  /** The audiences a client may obtain access tokens for. */
+  allowedFor(clientId: string): readonly string[] {
+    return this.#byClient.get(clientId)?.resources ?? [];
+  }
+
+  /** The audience to use when a client names none: its first API that knows one of `scopes`, else its first. */
+  defaultFor(clientId: string, scopes: readonly string[]): string | undefined {
+    const allowed = this.allowedFor(clientId);
+    return allowed.find((aud) => this.get(aud)?.scopes.some((s) => scopes.includes(s))) ?? allowed[0];
+  }
+
+  /** The audiences whose tokens `clientId` may introspect as their resource server. */
+  introspectableBy(clientId: string): ReadonlySet<string> {
+    return this.#introspectedBy.get(clientId) ?? new Set();
+  }
+
+  /** Every API scope of every resource server. */
+  scopes(): string[] {
+    return [...new Set(this.all().flatMap((rs) => rs.scopes))];
+  }
+}
