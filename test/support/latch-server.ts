@@ -1,0 +1,50 @@
+import { createServer, type Server } from 'node:http';
+import { Writable } from 'node:stream';
+import type { Redis } from 'ioredis';
+import { openRedis } from '../../adapters/redis/connect.js';
+import type { LatchConfig } from '../../src/config/load.js';
+import { createLatch, type Latch } from '../../src/http/app.js';
+import { createLogger } from '../../src/log/logger.js';
+import { testConfig } from './test-config.js';
+
+export interface TestLatch extends Latch {
+  url: string;
+  config: LatchConfig;
+  redis: Redis;
+  /** Every log line Latch wrote, raw. */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+/** Starts a real Latch on a free loopback port against `redisUrl`, with demo accounts seeded. */
+export async function startLatch(redisUrl: string): Promise<TestLatch> {
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const url = `http://127.0.0.1:${port}`;
+  const config = await testConfig(url, redisUrl);
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const logger = createLogger('debug', sink);
+  const redis = await openRedis(redisUrl, { commandTimeoutMs: 1000 });
+  const latch = createLatch(config, redis, logger);
+  await latch.accounts.seed(config.file.accounts);
+  server.on('request', latch.callback);
+  return {
+    ...latch,
+    url,
+    config,
+    redis,
+    logs,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      redis.disconnect();
+    },
+  };
+}

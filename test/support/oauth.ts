@@ -1,0 +1,68 @@
+import * as oidc from 'openid-client';
+import { BrowserSession } from './browser-session.js';
+import { ALICE, REDIRECT_URI, SECRETS } from './test-config.js';
+
+/** openid-client configuration for one of the test clients (plain http allowed: loopback only). */
+export async function clientFor(issuer: string, clientId: string, secret?: string): Promise<oidc.Configuration> {
+  const auth = secret ? oidc.ClientSecretBasic(secret) : oidc.None();
+  return oidc.discovery(new URL(issuer), clientId, secret ? undefined : { token_endpoint_auth_method: 'none' }, auth, {
+    execute: [oidc.allowInsecureRequests],
+  });
+}
+
+export const webClient = (issuer: string) => clientFor(issuer, 'web', SECRETS.web);
+
+export interface LoginOptions {
+  scope?: string;
+  username?: string;
+  password?: string;
+  browser?: BrowserSession;
+}
+
+/**
+ * Runs the authorization code + PKCE flow through Latch's real login and consent pages and
+ * exchanges the code with openid-client. Returns the token response.
+ */
+export async function logIn(issuer: string, client: oidc.Configuration, options: LoginOptions = {}) {
+  const browser = options.browser ?? new BrowserSession();
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const url = oidc.buildAuthorizationUrl(client, {
+    redirect_uri: REDIRECT_URI,
+    scope: options.scope ?? 'openid email offline_access a:read',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    prompt: 'consent',
+  });
+  let step = await browser.follow(url.href, issuer);
+  for (let i = 0; i < 4 && step.html; i++) {
+    const response = step.html.includes('/login"')
+      ? await browser.submit(step.url, step.html, '/login', {
+          username: options.username ?? ALICE.username,
+          password: options.password ?? ALICE.password,
+        })
+      : await browser.submit(step.url, step.html, '/confirm');
+    const location = response.headers.get('location');
+    if (!location) throw new Error(`login step failed with ${response.status}: ${(await response.text()).slice(0, 300)}`);
+    step = await browser.follow(new URL(location, step.url).href, issuer);
+  }
+  if (!step.url.startsWith(REDIRECT_URI)) throw new Error(`flow ended at ${step.url}`);
+  const tokens = await oidc.authorizationCodeGrant(client, new URL(step.url), { pkceCodeVerifier: verifier, expectedState: state });
+  return { tokens, browser };
+}
+
+/** POSTs a form to Latch with HTTP Basic client authentication; returns status, headers and JSON. */
+export async function postForm(url: string, form: Record<string, string>, basic?: [string, string], headers: Record<string, string> = {}) {
+  const h: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', ...headers };
+  if (basic) h.authorization = `Basic ${Buffer.from(`${encodeURIComponent(basic[0])}:${encodeURIComponent(basic[1])}`).toString('base64')}`;
+  const response = await fetch(url, { method: 'POST', headers: h, body: new URLSearchParams(form) });
+  const text = await response.text();
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, headers: response.headers, json, text };
+}

@@ -1,0 +1,97 @@
+import { generateKeyPair, exportJWK } from 'jose';
+import { parseFileConfig, type LatchConfig } from '../../src/config/load.js';
+
+export const API_A = 'https://a.api.test';
+export const API_B = 'https://b.api.test';
+export const REDIRECT_URI = 'http://127.0.0.1:9/callback';
+
+export const SECRETS = {
+  web: 'web-client-secret-0123456789abcdef0123',
+  svc: 'svc-client-secret-0123456789abcdef0123',
+  apiA: 'api-a-secret-0123456789abcdef01234567',
+  apiB: 'api-b-secret-0123456789abcdef01234567',
+  other: 'other-client-secret-0123456789abcdef0',
+};
+
+export const ALICE = { username: 'alice', password: 'alice-password-1' };
+
+/** The config every server test runs with: two APIs, their introspecting clients, and users. */
+export const testFileConfig = () =>
+  parseFileConfig({
+    scopes: { 'a:read': 'Read A', 'a:write': 'Write A', 'b:read': 'Read B' },
+    resourceServers: [
+      { audience: API_A, name: 'API A', scopes: ['a:read', 'a:write'], claims: ['email'], introspectors: ['api-a'] },
+      { audience: API_B, name: 'API B', scopes: ['b:read'], introspectors: ['api-b'] },
+    ],
+    clients: [
+      {
+        client_id: 'web',
+        client_name: 'Web App',
+        client_secret: SECRETS.web,
+        grant_types: ['authorization_code', 'refresh_token'],
+        redirect_uris: [REDIRECT_URI],
+        post_logout_redirect_uris: ['http://127.0.0.1:9/'],
+        scope: 'openid profile email offline_access a:read a:write',
+        resources: [API_A],
+      },
+      {
+        client_id: 'other-web',
+        client_name: 'Other App',
+        client_secret: SECRETS.other,
+        grant_types: ['authorization_code', 'refresh_token'],
+        redirect_uris: [REDIRECT_URI],
+        scope: 'openid offline_access a:read',
+        resources: [API_A],
+      },
+      {
+        client_id: 'spa',
+        client_name: 'Public App',
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+        redirect_uris: [REDIRECT_URI],
+        scope: 'openid offline_access a:read',
+        resources: [API_A],
+      },
+      {
+        client_id: 'svc',
+        client_secret: SECRETS.svc,
+        grant_types: ['client_credentials'],
+        scope: 'a:read b:read',
+        resources: [API_A, API_B],
+      },
+      { client_id: 'api-a', client_secret: SECRETS.apiA, grant_types: [], introspection_signed_response_alg: 'RS256' },
+      { client_id: 'api-b', client_secret: SECRETS.apiB, grant_types: [] },
+    ],
+    accounts: [
+      { sub: 'sub-alice', ...ALICE, email: 'alice@example.test', name: 'Alice', roles: ['viewer'] },
+      { sub: 'sub-bob', username: 'bob', password: 'bob-password-12', roles: [] },
+    ],
+  });
+
+let signingKey: Promise<Record<string, unknown>> | undefined;
+
+/** A full LatchConfig for `issuer`, with fixed test keys. */
+export async function testConfig(issuer: string, redisUrl: string): Promise<LatchConfig> {
+  signingKey ??= generateKeyPair('RS256', { extractable: true }).then(async ({ privateKey }) => ({
+    ...(await exportJWK(privateKey)),
+    alg: 'RS256',
+    use: 'sig',
+    kid: 'test-key',
+  }));
+  return {
+    port: 0,
+    issuer,
+    redisUrl,
+    production: false,
+    logLevel: 'silent',
+    trustedProxies: 0,
+    configFile: '(test)',
+    file: testFileConfig(),
+    secrets: {
+      jwks: { keys: [await signingKey] },
+      cookieKeys: ['test-cookie-key-0123456789abcdef0123456789'],
+      tokenHashKey: Buffer.from('test-token-hash-key-0123456789abcdef'),
+      generated: false,
+    },
+  };
+}
