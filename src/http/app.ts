@@ -8,7 +8,7 @@ import { interactionRoutes } from '../interactions/interaction-routes.js';
 import type { Logger } from '../log/logger.js';
 import { providerConfiguration } from '../provider/configuration.js';
 import { ResourceServers } from '../provider/resource-servers.js';
-import { clientAuthRequired } from './client-auth-required.js';
+import { rfcErrorCodes } from './rfc-error-codes.js';
 import { errorHandler } from './error-handler.js';
 import { health } from './health.js';
 import { requestLog } from './request-log.js';
@@ -46,7 +46,7 @@ export function createLatch(config: LatchConfig, redis: Redis, logger: Logger): 
   provider.use(securityHeaders(redirectOrigins));
   provider.use(health(store));
   provider.use(staticAssets);
-  provider.use(clientAuthRequired);
+  provider.use(rfcErrorCodes);
   provider.use(interactionRoutes(provider, accounts, config.file));
 
   provider.on('server_error', (ctx, err) => {
