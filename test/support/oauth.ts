@@ -49,7 +49,7 @@ export async function logIn(issuer: string, client: oidc.Configuration, options:
   }
   if (!step.url.startsWith(REDIRECT_URI)) throw new Error(`flow ended at ${step.url}`);
   const tokens = await oidc.authorizationCodeGrant(client, new URL(step.url), { pkceCodeVerifier: verifier, expectedState: state });
-  return { tokens, browser };
+  return { tokens, browser, callbackUrl: step.url };
 }
 
 /** POSTs a form to Latch with HTTP Basic client authentication; returns status, headers and JSON. */

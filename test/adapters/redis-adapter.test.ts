@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { openRedis } from '../../adapters/redis/connect.js';
+import { redisAdapterFactory } from '../../adapters/redis/redis-adapter.js';
+import { RedisStore } from '../../adapters/redis/redis-store.js';
+import { startRedis, type TestRedis } from '../support/redis-server.js';
+
+let redis: TestRedis;
+let client: Redis;
+let store: RedisStore;
+let adapterFor: ReturnType<typeof redisAdapterFactory>;
+
+const id = () => randomBytes(32).toString('base64url').slice(0, 43);
+const now = () => Math.floor(Date.now() / 1000);
+
+beforeAll(async () => {
+  redis = await startRedis();
+  client = await openRedis(redis.url);
+  store = new RedisStore(client, Buffer.from('adapter-test-hash-key-0123456789abcdef'));
+  adapterFor = redisAdapterFactory(store);
+});
+afterAll(async () => {
+  client.disconnect();
+  await redis.close();
+});
+
+describe('Redis adapter', () => {
+  it('round-trips a payload, restoring the id it never stored', async () => {
+    const at = adapterFor('AccessToken');
+    const tokenId = id();
+    const payload = { jti: tokenId, kind: 'AccessToken', accountId: 'sub-1', clientId: 'c', grantId: 'g1', iat: now(), exp: now() + 60 };
+    await at.upsert(tokenId, payload, 60);
+    expect(await at.find(tokenId)).toEqual(payload);
+    const key = store.keys.record('AccessToken', tokenId);
+    expect(await redis.client.hget(key, 'p')).not.toContain(tokenId);
+    expect(key).not.toContain(tokenId);
+  });
+
+  it('keeps records for their lifetime plus the clock tolerance, then Redis drops them', async () => {
+    const at = adapterFor('AccessToken');
+    const tokenId = id();
+    await at.upsert(tokenId, { kind: 'AccessToken', grantId: 'g-ttl' }, 60);
+    const ttl = await redis.client.pttl(store.keys.record('AccessToken', tokenId));
+    expect(ttl).toBeGreaterThan(74_000);
+    expect(ttl).toBeLessThanOrEqual(75_000);
+    const indexTtl = await redis.client.pttl(store.keys.grantMembers('g-ttl'));
+    expect(indexTtl).toBeGreaterThan(74_000);
+  });
+
+  it('extends a grant index TTL to its longest-lived member and never shortens it', async () => {
+    const grantId = 'g-extend';
+    await adapterFor('RefreshToken').upsert(id(), { kind: 'RefreshToken', grantId }, 3600);
+    await adapterFor('AccessToken').upsert(id(), { kind: 'AccessToken', grantId }, 60);
+    const ttl = await redis.client.pttl(store.keys.grantMembers(grantId));
+    expect(ttl).toBeGreaterThan(3_600_000);
+  });
+
+  it('trims expired members from an index when it is written', async () => {
+    const grantId = 'g-trim';
+    const members = store.keys.grantMembers(grantId);
+    await redis.client.zadd(members, Date.now() - 1000, 'latch:at:{stale}');
+    await adapterFor('AccessToken').upsert(id(), { kind: 'AccessToken', grantId }, 60);
+    expect(await redis.client.zrange(members, 0, -1)).toHaveLength(1);
+  });
+
+  it('consumes once: of 50 concurrent consumes exactly one succeeds, and the losers revoke the grant', async () => {
+    const rt = adapterFor('RefreshToken');
+    const grant = adapterFor('Grant');
+    const grantId = id();
+    const tokenId = id();
+    await grant.upsert(grantId, { kind: 'Grant', accountId: 'sub-1', clientId: 'c' }, 3600);
+    await rt.upsert(tokenId, { kind: 'RefreshToken', grantId }, 3600);
+    const results = await Promise.allSettled(Array.from({ length: 50 }, () => rt.consume(tokenId)));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(rejected).toHaveLength(49);
+    expect(rejected[0]!.reason).toMatchObject({ error: 'invalid_grant' });
+    expect(await grant.find(grantId)).toBeUndefined();
+    expect(await rt.find(tokenId)).toBeUndefined();
+  });
+
+  it('refuses to consume a record that no longer exists', async () => {
+    await expect(adapterFor('AuthorizationCode').consume(id())).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('reports consumption in the payload', async () => {
+    const code = adapterFor('AuthorizationCode');
+    const codeId = id();
+    await code.upsert(codeId, { kind: 'AuthorizationCode', grantId: id() }, 60);
+    await code.consume(codeId);
+    expect((await code.find(codeId))!.consumed).toBeGreaterThanOrEqual(now() - 1);
+  });
+
+  it('revokes by grant id only the records of its own model, and only of that grant', async () => {
+    const grantId = id();
+    const at = adapterFor('AccessToken');
+    const rt = adapterFor('RefreshToken');
+    const [a1, a2, r1, other] = [id(), id(), id(), id()];
+    await at.upsert(a1, { kind: 'AccessToken', grantId }, 60);
+    await at.upsert(a2, { kind: 'AccessToken', grantId }, 60);
+    await rt.upsert(r1, { kind: 'RefreshToken', grantId }, 60);
+    await at.upsert(other, { kind: 'AccessToken', grantId: id() }, 60);
+    await at.revokeByGrantId(grantId);
+    expect(await at.find(a1)).toBeUndefined();
+    expect(await at.find(a2)).toBeUndefined();
+    expect(await rt.find(r1)).toBeDefined();
+    expect(await at.find(other)).toBeDefined();
+    await rt.revokeByGrantId(grantId);
+    expect(await rt.find(r1)).toBeUndefined();
+  });
+
+  it('finds a session by uid without storing the session id in clear, and cleans indices on destroy', async () => {
+    const sessions = adapterFor('Session');
+    const sessionId = id();
+    const uid = id();
+    await sessions.upsert(sessionId, { kind: 'Session', uid, accountId: 'sub-9', exp: now() + 600 }, 600);
+    expect(await sessions.findByUid(uid)).toMatchObject({ jti: sessionId, uid, accountId: 'sub-9' });
+    const raw = await redis.client.hget(store.keys.record('Session', sessionId), 'p');
+    expect(raw).not.toContain(sessionId);
+    expect(await redis.client.zcard(store.keys.accountSessions('sub-9'))).toBe(1);
+    await sessions.destroy(sessionId);
+    expect(await sessions.findByUid(uid)).toBeUndefined();
+    expect(await redis.client.exists(store.keys.sessionUid(uid))).toBe(0);
+    expect(await redis.client.zcard(store.keys.accountSessions('sub-9'))).toBe(0);
+  });
+
+  it('indexes grants under their account and removes them on destroy', async () => {
+    const grants = adapterFor('Grant');
+    const grantId = id();
+    await grants.upsert(grantId, { kind: 'Grant', accountId: 'sub-7', clientId: 'c' }, 600);
+    expect(await redis.client.zrange(store.keys.accountGrants('sub-7'), 0, -1)).toEqual([store.keys.grant(grantId)]);
+    await grants.destroy(grantId);
+    expect(await redis.client.zcard(store.keys.accountGrants('sub-7'))).toBe(0);
+  });
+
+  it('uses one hash tag for a grant and its token index (one Cluster slot)', () => {
+    const tag = (key: string) => /\{([^}]*)\}/.exec(key)![1];
+    expect(tag(store.keys.grant('g'))).toBe(tag(store.keys.grantMembers('g')));
+    expect(tag(store.keys.accountGrants('a'))).toBe(tag(store.keys.accountSessions('a')));
+    expect(tag(store.keys.accountGrants('a'))).toBe(tag(store.keys.account('a')));
+  });
+});

@@ -1,0 +1,104 @@
+import { startLatch, type TestLatch } from '../support/latch-server.js';
+import { logIn, postForm, webClient } from '../support/oauth.js';
+import { startRedis, type TestRedis } from '../support/redis-server.js';
+import { SECRETS } from '../support/test-config.js';
+
+let redis: TestRedis;
+let latch: TestLatch;
+let accessToken: string;
+let refreshToken: string;
+const apiA: [string, string] = ['api-a', SECRETS.apiA];
+
+async function waitReady(): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const response = await fetch(`${latch.url}/readyz`);
+    if (response.status === 200) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('Latch did not become ready again');
+}
+
+/** The bound a failing request must answer within: the Redis command timeout plus slack. */
+const BOUND_MS = 5000;
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ result: T; ms: number }> {
+  const started = Date.now();
+  const result = await fn();
+  return { result, ms: Date.now() - started };
+}
+
+beforeAll(async () => {
+  // AOF with fsync on every write, so tokens survive the restart below.
+  redis = await startRedis(['--appendonly', 'yes', '--appendfsync', 'always']);
+  latch = await startLatch(redis.url);
+  const { tokens } = await logIn(latch.url, await webClient(latch.url));
+  accessToken = tokens.access_token;
+  refreshToken = tokens.refresh_token!;
+});
+afterAll(async () => {
+  await latch.close();
+  await redis.close();
+});
+
+describe('fail closed when Redis is unreachable', () => {
+  it('answers 503 temporarily_unavailable on introspection, token and revocation, quickly, then recovers', async () => {
+    expect((await postForm(`${latch.url}/introspect`, { token: accessToken }, apiA)).json).toMatchObject({ active: true });
+    await redis.stop();
+
+    const introspection = await timed(() => postForm(`${latch.url}/introspect`, { token: accessToken }, apiA));
+    expect(introspection.result.status).toBe(503);
+    expect(introspection.result.json).toEqual({ error: 'temporarily_unavailable', error_description: expect.any(String) });
+    expect(introspection.ms).toBeLessThan(BOUND_MS);
+
+    const token = await timed(() =>
+      postForm(`${latch.url}/token`, { grant_type: 'refresh_token', refresh_token: refreshToken }, ['web', SECRETS.web]),
+    );
+    expect(token.result.status).toBe(503);
+    expect(token.result.json).toMatchObject({ error: 'temporarily_unavailable' });
+    expect(token.ms).toBeLessThan(BOUND_MS);
+
+    const revocation = await postForm(`${latch.url}/revoke`, { token: accessToken }, ['web', SECRETS.web]);
+    expect(revocation.status).toBe(503);
+    expect(revocation.json).toMatchObject({ error: 'temporarily_unavailable' });
+
+    const service = await postForm(`${latch.url}/token`, { grant_type: 'client_credentials', scope: 'a:read' }, ['svc', SECRETS.svc]);
+    expect(service.status).toBe(503);
+
+    expect((await fetch(`${latch.url}/readyz`)).status).toBe(503);
+    expect((await fetch(`${latch.url}/healthz`)).status).toBe(200);
+
+    await redis.start();
+    await waitReady();
+    const after = await postForm(`${latch.url}/introspect`, { token: accessToken }, apiA);
+    expect(after.status).toBe(200);
+    expect(after.json).toMatchObject({ active: true, sub: 'sub-alice' });
+  });
+
+  it('answers 503 within the command timeout when Redis hangs instead of failing', async () => {
+    await waitReady();
+    await redis.client.client('PAUSE', 3000, 'ALL');
+    const { result, ms } = await timed(() => postForm(`${latch.url}/introspect`, { token: accessToken }, apiA));
+    expect(result.status).toBe(503);
+    expect(result.json).toMatchObject({ error: 'temporarily_unavailable' });
+    expect(ms).toBeLessThan(BOUND_MS);
+    await redis.client.client('UNPAUSE');
+    await waitReady();
+    expect((await postForm(`${latch.url}/introspect`, { token: accessToken }, apiA)).json).toMatchObject({ active: true });
+  });
+
+  it('never shows a stack trace on the login page when Redis is down', async () => {
+    await redis.stop();
+    const url = new URL(`${latch.url}/auth`);
+    url.search = new URLSearchParams({
+      client_id: 'web', response_type: 'code', scope: 'openid', redirect_uri: 'http://127.0.0.1:9/callback',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+    }).toString();
+    const response = await fetch(url, { headers: { accept: 'text/html' }, redirect: 'manual' });
+    const html = await response.text();
+    expect(response.status).toBe(503);
+    expect(html).toContain('temporarily_unavailable');
+    expect(html).not.toMatch(/at .*\.(js|ts):\d+/);
+    await redis.start();
+    await waitReady();
+  });
+});
