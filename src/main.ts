@@ -15,7 +15,7 @@ async function main(): Promise<void> {
         'Never use them in production: set LATCH_JWKS, LATCH_COOKIE_KEYS and LATCH_TOKEN_HASH_KEY (NODE_ENV=production requires them).',
     );
   }
-  const redis = await openRedis(config.redisUrl).catch((err: Error) => {
+  const redis = await openRedis(config.redisUrl, { startupTimeoutMs: config.redisStartupTimeoutMs }).catch((err: Error) => {
     throw new ConfigError('REDIS_URL', `cannot connect to ${new URL(config.redisUrl).host}: ${err.message}`);
   });
   let lastRedisError = 0;

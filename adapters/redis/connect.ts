@@ -24,11 +24,30 @@ export function connectRedis(url: string, options: ConnectOptions = {}): Redis {
   return new Redis(url, settings);
 }
 
-/** Connects and waits until the client is ready (commands are refused before that). */
-export async function openRedis(url: string, options: ConnectOptions = {}): Promise<Redis> {
+/**
+ * Connects and waits until the client is ready (commands are refused before that), retrying in the
+ * background for up to `startupTimeoutMs` (Redis may still be starting next to us), then gives up.
+ */
+export async function openRedis(url: string, options: ConnectOptions & { startupTimeoutMs?: number } = {}): Promise<Redis> {
   const redis = connectRedis(url, options);
-  // Reconnects are logged by the caller through 'error'; an unhandled 'error' event would crash.
-  redis.on('error', () => {});
-  await redis.connect();
+  let lastError: Error | undefined;
+  // Without a listener an 'error' event would crash the process; callers add their own logging.
+  redis.on('error', (err: Error) => {
+    lastError = err;
+  });
+  redis.connect().catch(() => {});
+  const timeoutMs = options.startupTimeoutMs ?? 15_000;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(lastError ?? new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      redis.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
   return redis;
 }

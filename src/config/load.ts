@@ -12,6 +12,8 @@ export interface LatchConfig {
   logLevel: string;
   /** Number of reverse proxies in front of Latch whose X-Forwarded-* headers are trusted. */
   trustedProxies: number;
+  /** How long start-up waits for Redis before giving up. */
+  redisStartupTimeoutMs: number;
   configFile: string;
   file: LatchFileConfig;
   secrets: Secrets;
@@ -82,6 +84,10 @@ export async function loadConfig(env: Env = process.env): Promise<LatchConfig> {
   if (!Number.isInteger(trustedProxies) || trustedProxies < 0) {
     throw new ConfigError('LATCH_TRUSTED_PROXIES', 'must be a whole number of proxies (0 trusts no forwarded header)');
   }
+  const redisStartupTimeoutMs = Number(env.LATCH_REDIS_STARTUP_TIMEOUT_MS ?? '15000');
+  if (!Number.isInteger(redisStartupTimeoutMs) || redisStartupTimeoutMs <= 0) {
+    throw new ConfigError('LATCH_REDIS_STARTUP_TIMEOUT_MS', 'must be a positive number of milliseconds');
+  }
   const configFile = resolve(env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE);
   const file = readFileConfig(configFile);
   const secrets = await loadSecrets(env, production, resolve(env.LATCH_DEV_KEYS_FILE ?? '.latch/dev-keys.json'));
@@ -92,6 +98,7 @@ export async function loadConfig(env: Env = process.env): Promise<LatchConfig> {
     production,
     logLevel: env.LOG_LEVEL ?? (production ? 'info' : 'debug'),
     trustedProxies,
+    redisStartupTimeoutMs,
     configFile,
     file,
     secrets,

@@ -60,7 +60,7 @@ describe('Redis adapter', () => {
     const members = store.keys.grantMembers(grantId);
     await redis.client.zadd(members, Date.now() - 1000, 'latch:at:{stale}');
     await adapterFor('AccessToken').upsert(id(), { kind: 'AccessToken', grantId }, 60);
-    expect(await redis.client.zrange(members, 0, -1)).toHaveLength(1);
+    expect(await redis.client.zrange(members, '0', '-1')).toHaveLength(1);
   });
 
   it('consumes once: of 50 concurrent consumes exactly one succeeds, and the losers revoke the grant', async () => {
@@ -128,7 +128,7 @@ describe('Redis adapter', () => {
     const grants = adapterFor('Grant');
     const grantId = id();
     await grants.upsert(grantId, { kind: 'Grant', accountId: 'sub-7', clientId: 'c' }, 600);
-    expect(await redis.client.zrange(store.keys.accountGrants('sub-7'), 0, -1)).toEqual([store.keys.grant(grantId)]);
+    expect(await redis.client.zrange(store.keys.accountGrants('sub-7'), '0', '-1')).toEqual([store.keys.grant(grantId)]);
     await grants.destroy(grantId);
     expect(await redis.client.zcard(store.keys.accountGrants('sub-7'))).toBe(0);
   });

@@ -20,9 +20,9 @@ async function dumpRedis(): Promise<string[]> {
       const type = await redis.client.type(key);
       if (type === 'string') out.push((await redis.client.get(key)) ?? '');
       if (type === 'hash') out.push(JSON.stringify(await redis.client.hgetall(key)));
-      if (type === 'zset') out.push(JSON.stringify(await redis.client.zrange(key, 0, -1, 'WITHSCORES')));
+      if (type === 'zset') out.push(JSON.stringify(await redis.client.zrange(key, '0', '-1', 'WITHSCORES')));
       if (type === 'set') out.push(JSON.stringify(await redis.client.smembers(key)));
-      if (type === 'list') out.push(JSON.stringify(await redis.client.lrange(key, 0, -1)));
+      if (type === 'list') out.push(JSON.stringify(await redis.client.lrange(key, '0', '-1')));
       if (type === 'stream') out.push(JSON.stringify(await redis.client.xrange(key, '-', '+')));
     }
   } while (cursor !== '0');

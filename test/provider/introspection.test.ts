@@ -1,4 +1,4 @@
-import { compactVerify, createLocalJWKSet, decodeJwt } from 'jose';
+import { compactVerify, createLocalJWKSet, decodeJwt, type JSONWebKeySet } from 'jose';
 import { startLatch, type TestLatch } from '../support/latch-server.js';
 import { clientFor, logIn, postForm, webClient } from '../support/oauth.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
@@ -132,7 +132,7 @@ describe('POST /introspect (RFC 7662)', () => {
     });
     expect(status).toBe(200);
     expect(headers.get('content-type')).toMatch(/^application\/token-introspection\+jwt/);
-    const jwks = await (await fetch(`${latch.url}/jwks`)).json();
+    const jwks = (await (await fetch(`${latch.url}/jwks`)).json()) as JSONWebKeySet;
     const { protectedHeader } = await compactVerify(text, createLocalJWKSet(jwks));
     expect(protectedHeader.typ).toBe('token-introspection+jwt');
     const claims = decodeJwt(text);

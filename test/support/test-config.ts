@@ -85,6 +85,7 @@ export async function testConfig(issuer: string, redisUrl: string): Promise<Latc
     production: false,
     logLevel: 'silent',
     trustedProxies: 0,
+    redisStartupTimeoutMs: 5000,
     configFile: '(test)',
     file: testFileConfig(),
     secrets: {

@@ -1,0 +1,99 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '../../src/config/config-error.js';
+import { loadConfig, parseFileConfig, readFileConfig } from '../../src/config/load.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'latch-config-'));
+const minimal = {
+  clients: [{ client_id: 'svc', client_secret: 's'.repeat(32), grant_types: ['client_credentials'], resources: ['https://api.test'] }],
+  resourceServers: [{ audience: 'https://api.test', name: 'API', scopes: ['read'] }],
+};
+
+function fileWith(content: unknown): string {
+  const path = join(dir, `${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+function errorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config file validation', () => {
+  it('accepts the shipped demo config', () => {
+    expect(readFileConfig('config/demo.json').clients.length).toBeGreaterThan(0);
+  });
+
+  it('fills defaults', () => {
+    const config = parseFileConfig(minimal);
+    expect(config.ttl.refreshToken).toBe(14 * 24 * 3600);
+    expect(config.resourceServers[0]!.accessTokenTTL).toBe(600);
+    expect(config.clients[0]!.token_endpoint_auth_method).toBe('client_secret_basic');
+  });
+
+  it.each([
+    [{ ...minimal, clients: [{ ...minimal.clients[0], client_secret: 'short' }] }, 'clients[0].client_secret', /at least 32/],
+    [{ ...minimal, clients: [{ ...minimal.clients[0], client_secret: undefined }] }, 'clients[0].client_secret', /required for client_secret_basic/],
+    [{ ...minimal, clients: [{ ...minimal.clients[0], resources: ['https://nope.test'] }] }, 'clients[0].resources[0]', /no resource server/],
+    [{ ...minimal, clients: [{ ...minimal.clients[0], grant_types: ['password'] }] }, 'clients[0].grant_types[0]', /Invalid option/],
+    [{ ...minimal, resourceServers: [{ ...minimal.resourceServers[0], audience: 'not a url' }] }, 'resourceServers[0].audience', /absolute URI/],
+    [{ ...minimal, resourceServers: [{ ...minimal.resourceServers[0], introspectors: ['ghost'] }] }, 'resourceServers[0].introspectors[0]', /no client/],
+    [{ ...minimal, accounts: [{ username: 'a', password: 'short' }] }, 'accounts[0].password', /at least 8/],
+    [{ ...minimal, surprise: true }, '(root)', /unknown field\(s\) surprise/],
+    [{ resourceServers: [] }, 'clients', /expected array/],
+  ])('names the field and the problem (%#)', (raw, field, problem) => {
+    const err = errorOf(() => parseFileConfig(raw, 'demo.json'));
+    expect(err.field).toBe(`demo.json: ${field}`);
+    expect(err.message).toMatch(problem);
+  });
+
+  it('reports unreadable and malformed files', () => {
+    expect(errorOf(() => readFileConfig(join(dir, 'missing.json'))).message).toMatch(/LATCH_CONFIG: cannot read .*ENOENT/);
+    expect(errorOf(() => readFileConfig(fileWith('{ not json'))).message).toMatch(/LATCH_CONFIG: .* is not valid JSON/);
+  });
+});
+
+describe('environment and keys', () => {
+  const base = () => ({ LATCH_CONFIG: fileWith(minimal), LATCH_DEV_KEYS_FILE: join(dir, `keys-${Math.random()}.json`) });
+
+  it('uses the documented defaults', async () => {
+    const config = await loadConfig(base());
+    expect(config).toMatchObject({ port: 3000, issuer: 'http://localhost:3000', redisUrl: 'redis://127.0.0.1:6379', production: false });
+    expect(config.secrets.generated).toBe(true);
+  });
+
+  it('keeps generated development keys across restarts', async () => {
+    const env = base();
+    const first = await loadConfig(env);
+    const second = await loadConfig(env);
+    expect(second.secrets.tokenHashKey.equals(first.secrets.tokenHashKey)).toBe(true);
+    expect(second.secrets.jwks).toEqual(first.secrets.jwks);
+  });
+
+  it('refuses to start in production without its own keys, naming them', async () => {
+    await expect(loadConfig({ ...base(), NODE_ENV: 'production', ISSUER: 'https://id.example' })).rejects.toThrow(
+      'LATCH_JWKS, LATCH_COOKIE_KEYS, LATCH_TOKEN_HASH_KEY: required when NODE_ENV=production',
+    );
+  });
+
+  it('refuses a plain-http issuer in production', async () => {
+    await expect(loadConfig({ ...base(), NODE_ENV: 'production' })).rejects.toThrow(/^ISSUER: must be https/);
+  });
+
+  it('validates each key variable', async () => {
+    await expect(loadConfig({ ...base(), LATCH_JWKS: '{"keys":[{"kty":"RSA","n":"x","e":"AQAB"}]}' })).rejects.toThrow(
+      'LATCH_JWKS.keys[0]: must be a private key',
+    );
+    await expect(loadConfig({ ...base(), LATCH_COOKIE_KEYS: 'short' })).rejects.toThrow('LATCH_COOKIE_KEYS[0]: must be at least 32');
+    await expect(loadConfig({ ...base(), LATCH_TOKEN_HASH_KEY: 'short' })).rejects.toThrow('LATCH_TOKEN_HASH_KEY: must be at least 32');
+    await expect(loadConfig({ ...base(), PORT: 'eighty' })).rejects.toThrow('PORT: must be a port number');
+    await expect(loadConfig({ ...base(), REDIS_URL: 'http://x' })).rejects.toThrow('REDIS_URL: must use redis: or rediss:');
+  });
+});

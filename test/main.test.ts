@@ -1,0 +1,74 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, startRedis, type TestRedis } from './support/redis-server.js';
+
+/** `npm start` runs the compiled server; these tests run that same file as a real process. */
+const MAIN = 'dist/src/main.js';
+const dir = mkdtempSync(join(tmpdir(), 'latch-main-'));
+let redis: TestRedis;
+
+function run(env: Record<string, string>) {
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH!, LATCH_DEV_KEYS_FILE: join(dir, 'keys.json'), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exited, out: () => stdout, err: () => stderr };
+}
+
+beforeAll(async () => {
+  execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
+  redis = await startRedis();
+}, 120_000);
+const running: Array<ReturnType<typeof spawn>> = [];
+afterAll(async () => {
+  running.forEach((child) => child.kill('SIGKILL'));
+  await redis.close();
+});
+
+describe('the server process (npm start)', () => {
+  it('serves discovery and readiness, seeds the demo accounts, and exits 0 on SIGTERM', async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const proc = run({ PORT: String(port), REDIS_URL: redis.url, ISSUER: base });
+    running.push(proc.child);
+    let ready = false;
+    for (let i = 0; i < 100 && !ready; i++) {
+      ready = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
+      if (!ready) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(ready).toBe(true);
+    const discovery = await (await fetch(`${base}/.well-known/openid-configuration`)).json();
+    expect(discovery).toMatchObject({
+      issuer: `${base}`,
+      introspection_endpoint: `${base}/introspect`,
+      revocation_endpoint: `${base}/revoke`,
+      code_challenge_methods_supported: ['S256'],
+    });
+    expect(proc.out()).toContain('DEVELOPMENT KEYS');
+    expect(proc.out()).toContain('"created":2');
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+    expect(proc.err()).not.toContain('Unsupported runtime');
+  });
+
+  it('stops with a message naming the field when the config is invalid', async () => {
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ clients: [{ client_id: 'x', grant_types: ['client_credentials'] }] }));
+    const proc = run({ PORT: String(await freePort()), REDIS_URL: redis.url, LATCH_CONFIG: bad });
+    expect(await proc.exited).toBe(1);
+    expect(proc.err()).toBe(`latch: invalid configuration: ${bad}: clients[0].client_secret: required for client_secret_basic\n`);
+  });
+
+  it('stops with a clear message when Redis cannot be reached', async () => {
+    const proc = run({ PORT: String(await freePort()), REDIS_URL: `redis://127.0.0.1:${await freePort()}`, LATCH_REDIS_STARTUP_TIMEOUT_MS: '500' });
+    expect(await proc.exited).toBe(1);
+    expect(proc.err()).toMatch(/^latch: invalid configuration: REDIS_URL: cannot connect to 127\.0\.0\.1:\d+/);
+  });
+});
