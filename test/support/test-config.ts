@@ -3,6 +3,8 @@ import { parseFileConfig, type LatchConfig } from '../../src/config/load.js';
 
 export const API_A = 'https://a.api.test';
 export const API_B = 'https://b.api.test';
+/** The admin API is a resource server like any other (see docs/admin-api.md). */
+export const ADMIN_API = 'urn:latch:admin';
 export const REDIRECT_URI = 'http://127.0.0.1:9/callback';
 
 export const SECRETS = {
@@ -11,6 +13,8 @@ export const SECRETS = {
   apiA: 'api-a-secret-0123456789abcdef01234567',
   apiB: 'api-b-secret-0123456789abcdef01234567',
   other: 'other-client-secret-0123456789abcdef0',
+  admin: 'security-admin-secret-0123456789abcdef',
+  auditor: 'auditor-secret-0123456789abcdef012345',
 };
 
 export const ALICE = { username: 'alice', password: 'alice-password-1' };
@@ -18,10 +22,11 @@ export const ALICE = { username: 'alice', password: 'alice-password-1' };
 /** The config every server test runs with: two APIs, their introspecting clients, and users. */
 export const testFileConfig = () =>
   parseFileConfig({
-    scopes: { 'a:read': 'Read A', 'a:write': 'Write A', 'b:read': 'Read B' },
+    scopes: { 'a:read': 'Read A', 'a:write': 'Write A', 'b:read': 'Read B', 'admin:read': 'Read security data', 'admin:write': 'Revoke access' },
     resourceServers: [
       { audience: API_A, name: 'API A', scopes: ['a:read', 'a:write'], claims: ['email'], introspectors: ['api-a'] },
       { audience: API_B, name: 'API B', scopes: ['b:read'], introspectors: ['api-b'] },
+      { audience: ADMIN_API, name: 'Latch admin API', scopes: ['admin:read', 'admin:write'] },
     ],
     clients: [
       {
@@ -59,6 +64,14 @@ export const testFileConfig = () =>
         scope: 'a:read b:read',
         resources: [API_A, API_B],
       },
+      {
+        client_id: 'security-admin',
+        client_secret: SECRETS.admin,
+        grant_types: ['client_credentials'],
+        scope: 'admin:read admin:write',
+        resources: [ADMIN_API],
+      },
+      { client_id: 'auditor', client_secret: SECRETS.auditor, grant_types: ['client_credentials'], scope: 'admin:read', resources: [ADMIN_API] },
       { client_id: 'api-a', client_secret: SECRETS.apiA, grant_types: [], introspection_signed_response_alg: 'RS256' },
       { client_id: 'api-b', client_secret: SECRETS.apiB, grant_types: [] },
     ],
