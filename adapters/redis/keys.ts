@@ -71,14 +71,71 @@ export class RedisKeys {
     return `${this.grant(grantId)}:tokens`;
   }
 
+  /** The hash-tag body of an account: stored in records (`a`) so scripts can find the account. */
+  accountHash(accountId: string): string {
+    return this.hash('acct', accountId);
+  }
+
+  /**
+   * An account's profile, password hash, roles and revocation state (Redis hash). Fields:
+   * username, password, email, name, roles, disabled ('1'), epoch (ms: everything born at or
+   * before it is dead), `ce:<client_id>` (ms: same, for one client).
+   */
+  account(accountId: string): string {
+    return this.accountByHash(this.accountHash(accountId));
+  }
+
+  accountByHash(accountHash: string): string {
+    return `${this.prefix}acct:{a.${accountHash}}`;
+  }
+
   /** Sorted set of an account's grant keys, scored by expiry (ms). */
   accountGrants(accountId: string): string {
-    return `${this.prefix}acct:{a.${this.hash('acct', accountId)}}:grants`;
+    return `${this.account(accountId)}:grants`;
   }
 
   /** Sorted set of an account's session record keys, scored by expiry (ms). */
   accountSessions(accountId: string): string {
-    return `${this.prefix}acct:{a.${this.hash('acct', accountId)}}:sessions`;
+    return `${this.account(accountId)}:sessions`;
+  }
+
+  /** Hash of device metadata (where, when, which browser) per grant key hash. */
+  accountDevices(accountId: string): string {
+    return `${this.account(accountId)}:devices`;
+  }
+
+  /** Sorted set of a client's grant keys (for revoking a compromised client), scored by expiry. */
+  clientGrants(clientId: string): string {
+    return `${this.prefix}client:{c.${this.hash('client', clientId)}}:grants`;
+  }
+
+  /** Sorted set of a client's grant-less token keys (client credentials), scored by expiry. */
+  clientTokens(clientId: string): string {
+    return `${this.prefix}client:{c.${this.hash('client', clientId)}}:tokens`;
+  }
+
+  /** Hash client_id → revocation epoch (ms) for whole-client revocation. */
+  clientEpochs(): string {
+    return `${this.prefix}client-epochs`;
+  }
+
+  /** Pub/sub channel and Stream of revocation and security events (docs/events.md). */
+  eventsChannel(): string {
+    return `${this.prefix}events`;
+  }
+
+  eventsStream(): string {
+    return `${this.prefix}events:stream`;
+  }
+
+  /** Stream of admin writes (audit log). */
+  auditStream(): string {
+    return `${this.prefix}audit`;
+  }
+
+  /** Progress of a background cleanup job (hash: total, done, state). */
+  job(jobId: string): string {
+    return `${this.prefix}job:{${jobId}}`;
   }
 
   /** Secondary lookup of a Session by its uid: holds the session's record key. */
@@ -89,11 +146,6 @@ export class RedisKeys {
   /** Secondary lookup of a device flow record by user code: holds the record key. */
   userCode(userCode: string): string {
     return `${this.prefix}uc:{${this.hash('uc', userCode)}}`;
-  }
-
-  /** An account's profile and password hash (Redis hash). */
-  account(accountId: string): string {
-    return `${this.prefix}acct:{a.${this.hash('acct', accountId)}}`;
   }
 
   /** Username → account id. Usernames are looked up case-insensitively. */

@@ -1,12 +1,33 @@
-import type { Redis } from 'ioredis';
+import type { Redis, Result } from 'ioredis';
 import { TemporarilyUnavailable } from '../../src/errors/oauth-error.js';
-import { RedisKeys } from './keys.js';
 import { IdCipher } from './id-cipher.js';
+import { RedisKeys } from './keys.js';
+import { FETCH, STAMP_EPOCH, UPSERT } from './scripts.js';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    latchUpsert(numKeys: number, ...args: Array<string | number>): Result<string, Context>;
+    latchFetch(numKeys: number, ...args: string[]): Result<unknown, Context>;
+    latchStampEpoch(key: string, ...fields: string[]): Result<number, Context>;
+  }
+}
+
+export interface RecordWrite {
+  key: string;
+  /** Where the record's birth comes from: its grant's key, or its own key. */
+  lineage: string;
+  payload: string;
+  ttlMs?: number;
+  accountHash: string;
+  clientId: string;
+  grantKey: string;
+  indices: Array<{ index: string; member: string; expiresAt: string }>;
+}
 
 /**
  * The narrow storage facade shared by the oidc-provider adapter and Latch's own modules
- * (accounts, introspection, revocation). It owns the Redis client, the key builder and the rule
- * that every Redis failure becomes a 503 `temporarily_unavailable` (fail closed).
+ * (accounts, introspection, revocation). It owns the Redis client, the key builder, the scripts,
+ * and the rule that every Redis failure becomes a 503 `temporarily_unavailable` (fail closed).
  */
 export class RedisStore {
   readonly redis: Redis;
@@ -17,6 +38,9 @@ export class RedisStore {
     this.redis = redis;
     this.keys = new RedisKeys(tokenHashKey, prefix);
     this.cipher = new IdCipher(tokenHashKey);
+    redis.defineCommand('latchUpsert', { lua: UPSERT });
+    redis.defineCommand('latchFetch', { lua: FETCH });
+    redis.defineCommand('latchStampEpoch', { numberOfKeys: 1, lua: STAMP_EPOCH });
   }
 
   /** Runs a Redis operation; any failure (down, timeout, refused) surfaces as TemporarilyUnavailable. */
@@ -25,6 +49,7 @@ export class RedisStore {
       return await operation(this.redis);
     } catch (err) {
       if (err instanceof TemporarilyUnavailable) throw err;
+      if ((err as { expose?: boolean }).expose) throw err;
       throw new TemporarilyUnavailable(undefined, { cause: err });
     }
   }
@@ -36,5 +61,44 @@ export class RedisStore {
     } catch {
       return false;
     }
+  }
+
+  upsertRecord(write: RecordWrite): Promise<string> {
+    const keys = [write.key, write.lineage, ...write.indices.map((i) => i.index)];
+    const args = [
+      write.payload,
+      write.ttlMs === undefined ? '' : String(write.ttlMs),
+      write.accountHash,
+      write.clientId,
+      write.grantKey,
+      ...write.indices.flatMap((i) => [i.member, i.expiresAt]),
+    ];
+    return this.redis.latchUpsert(keys.length, ...keys, ...args);
+  }
+
+  /** One round trip: the first of `candidates` that exists, its grant, account and client state. */
+  fetch(candidates: string[]): Promise<unknown> {
+    return this.redis.latchFetch(candidates.length, ...candidates, this.keys.prefix);
+  }
+
+  /** Stamps revocation epochs (`fields` of hash `key`) with Redis's clock; returns the epoch (ms). */
+  stampEpoch(key: string, ...fields: string[]): Promise<number> {
+    return this.redis.latchStampEpoch(key, ...fields);
+  }
+
+  /** Deletes a grant (the authority for its tokens) and every token indexed under it. */
+  async deleteGrant(grantKey: string): Promise<number> {
+    const { redis, keys } = this;
+    const membersKey = `${grantKey}:tokens`;
+    const [p, members] = await Promise.all([redis.hget(grantKey, 'p'), redis.zrange(membersKey, '0', '-1')]);
+    await redis.multi().del(grantKey, membersKey).exec();
+    const payload = p ? (JSON.parse(p) as { accountId?: string; clientId?: string }) : {};
+    const cleanup = redis.pipeline();
+    if (payload.accountId) cleanup.zrem(keys.accountGrants(payload.accountId), grantKey);
+    if (payload.accountId) cleanup.hdel(keys.accountDevices(payload.accountId), grantKey);
+    if (payload.clientId) cleanup.zrem(keys.clientGrants(payload.clientId), grantKey);
+    for (let i = 0; i < members.length; i += 500) cleanup.del(...members.slice(i, i + 500));
+    await cleanup.exec();
+    return members.length;
   }
 }

@@ -12,6 +12,12 @@ let adapterFor: ReturnType<typeof redisAdapterFactory>;
 
 const id = () => randomBytes(32).toString('base64url').slice(0, 43);
 const now = () => Math.floor(Date.now() / 1000);
+/** Tokens take their birth from their grant, so each test token gets a real grant first. */
+async function newGrant(accountId = 'sub-1'): Promise<string> {
+  const grantId = id();
+  await adapterFor('Grant').upsert(grantId, { kind: 'Grant', accountId, clientId: 'c' }, 3600);
+  return grantId;
+}
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -28,7 +34,7 @@ describe('Redis adapter', () => {
   it('round-trips a payload, restoring the id it never stored', async () => {
     const at = adapterFor('AccessToken');
     const tokenId = id();
-    const payload = { jti: tokenId, kind: 'AccessToken', accountId: 'sub-1', clientId: 'c', grantId: 'g1', iat: now(), exp: now() + 60 };
+    const payload = { jti: tokenId, kind: 'AccessToken', accountId: 'sub-1', clientId: 'c', grantId: await newGrant(), iat: now(), exp: now() + 60 };
     await at.upsert(tokenId, payload, 60);
     expect(await at.find(tokenId)).toEqual(payload);
     const key = store.keys.record('AccessToken', tokenId);
@@ -86,20 +92,20 @@ describe('Redis adapter', () => {
   it('reports consumption in the payload', async () => {
     const code = adapterFor('AuthorizationCode');
     const codeId = id();
-    await code.upsert(codeId, { kind: 'AuthorizationCode', grantId: id() }, 60);
+    await code.upsert(codeId, { kind: 'AuthorizationCode', grantId: await newGrant() }, 60);
     await code.consume(codeId);
     expect((await code.find(codeId))!.consumed).toBeGreaterThanOrEqual(now() - 1);
   });
 
   it('revokes by grant id only the records of its own model, and only of that grant', async () => {
-    const grantId = id();
+    const grantId = await newGrant();
     const at = adapterFor('AccessToken');
     const rt = adapterFor('RefreshToken');
     const [a1, a2, r1, other] = [id(), id(), id(), id()];
     await at.upsert(a1, { kind: 'AccessToken', grantId }, 60);
     await at.upsert(a2, { kind: 'AccessToken', grantId }, 60);
     await rt.upsert(r1, { kind: 'RefreshToken', grantId }, 60);
-    await at.upsert(other, { kind: 'AccessToken', grantId: id() }, 60);
+    await at.upsert(other, { kind: 'AccessToken', grantId: await newGrant() }, 60);
     await at.revokeByGrantId(grantId);
     expect(await at.find(a1)).toBeUndefined();
     expect(await at.find(a2)).toBeUndefined();
@@ -131,6 +137,35 @@ describe('Redis adapter', () => {
     expect(await redis.client.zrange(store.keys.accountGrants('sub-7'), '0', '-1')).toEqual([store.keys.grant(grantId)]);
     await grants.destroy(grantId);
     expect(await redis.client.zcard(store.keys.accountGrants('sub-7'))).toBe(0);
+  });
+
+  it('reads a token whose grant record is missing as absent (born dead)', async () => {
+    const at = adapterFor('AccessToken');
+    const tokenId = id();
+    await at.upsert(tokenId, { kind: 'AccessToken', grantId: id() }, 60);
+    expect(await redis.client.exists(store.keys.record('AccessToken', tokenId))).toBe(1);
+    expect(await at.find(tokenId)).toBeUndefined();
+  });
+
+  it('hides every record of an account born at or before its revocation epoch, and keeps later ones', async () => {
+    const grants = adapterFor('Grant');
+    const at = adapterFor('AccessToken');
+    const before = await newGrant('sub-epoch');
+    const oldToken = id();
+    await at.upsert(oldToken, { kind: 'AccessToken', accountId: 'sub-epoch', grantId: before }, 60);
+    await store.stampEpoch(store.keys.account('sub-epoch'), 'epoch');
+    await new Promise((r) => setTimeout(r, 2)); // births are compared at millisecond precision
+    const after = await newGrant('sub-epoch');
+    const newToken = id();
+    await at.upsert(newToken, { kind: 'AccessToken', accountId: 'sub-epoch', grantId: after }, 60);
+    // A token minted later from the old grant (a refresh racing the revocation) is dead too.
+    const raced = id();
+    await at.upsert(raced, { kind: 'AccessToken', accountId: 'sub-epoch', grantId: before }, 60);
+    expect(await grants.find(before)).toBeUndefined();
+    expect(await at.find(oldToken)).toBeUndefined();
+    expect(await at.find(raced)).toBeUndefined();
+    expect(await grants.find(after)).toBeDefined();
+    expect(await at.find(newToken)).toBeDefined();
   });
 
   it('uses one hash tag for a grant and its token index (one Cluster slot)', () => {

@@ -1,0 +1,61 @@
+/** The decoded reply of the FETCH script: one record with everything needed to judge it. */
+export interface FetchedRecord {
+  /** Index of the candidate key that matched (0-based). */
+  index: number;
+  payload: string;
+  consumed: string;
+  /** Birth (ms, Redis clock); for grant-bound tokens the birth of their grant. */
+  born: number;
+  grantPayload: string;
+  grantBorn: string;
+  account: {
+    disabled: boolean;
+    epoch: number;
+    clientEpoch: number;
+    username: string;
+    email: string;
+    name: string;
+    roles: string;
+  };
+  clientEpoch: number;
+}
+
+type Reply = [number, string, string, string, string, string, string, string, string, string, string, string, string, string];
+
+export function decodeFetch(reply: unknown): FetchedRecord | undefined {
+  if (!Array.isArray(reply)) return undefined;
+  const r = reply as Reply;
+  return {
+    index: Number(r[0]) - 1,
+    payload: r[1],
+    consumed: r[2],
+    born: Number(r[3]),
+    grantPayload: r[4],
+    grantBorn: r[5],
+    account: {
+      disabled: r[6] === '1',
+      epoch: Number(r[7] || 0),
+      clientEpoch: Number(r[8] || 0),
+      username: r[10],
+      email: r[11],
+      name: r[12],
+      roles: r[13],
+    },
+    clientEpoch: Number(r[9] || 0),
+  };
+}
+
+/**
+ * The kill switch, in one place: a record is dead when its account is disabled, or when it was
+ * born (its lineage was born) at or before a revocation epoch of its account, of its
+ * account+client, or of its whole client.
+ */
+export function isRevoked(record: FetchedRecord): boolean {
+  const { born, account } = record;
+  return (
+    account.disabled ||
+    born <= account.epoch ||
+    born <= account.clientEpoch ||
+    born <= record.clientEpoch
+  );
+}
