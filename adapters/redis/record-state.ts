@@ -18,30 +18,35 @@ export interface FetchedRecord {
     roles: string;
   };
   clientEpoch: number;
+  /** The browser session a session-bound token expires with ('' when absent or not bound). */
+  sessionPayload: string;
+  sessionBorn: number;
 }
 
-type Reply = [number, string, string, string, string, string, string, string, string, string, string, string, string, string];
+type Reply = [number, ...string[]];
 
 export function decodeFetch(reply: unknown): FetchedRecord | undefined {
   if (!Array.isArray(reply)) return undefined;
   const r = reply as Reply;
   return {
     index: Number(r[0]) - 1,
-    payload: r[1],
-    consumed: r[2],
+    payload: r[1]!,
+    consumed: r[2]!,
     born: Number(r[3]),
-    grantPayload: r[4],
-    grantBorn: r[5],
+    grantPayload: r[4]!,
+    grantBorn: r[5]!,
     account: {
       disabled: r[6] === '1',
       epoch: Number(r[7] || 0),
       clientEpoch: Number(r[8] || 0),
-      username: r[10],
-      email: r[11],
-      name: r[12],
-      roles: r[13],
+      username: r[10]!,
+      email: r[11]!,
+      name: r[12]!,
+      roles: r[13]!,
     },
     clientEpoch: Number(r[9] || 0),
+    sessionPayload: r[14] ?? '',
+    sessionBorn: Number(r[15] || 0),
   };
 }
 
@@ -56,6 +61,8 @@ export function isRevoked(record: FetchedRecord): boolean {
     account.disabled ||
     born <= account.epoch ||
     born <= account.clientEpoch ||
-    born <= record.clientEpoch
+    born <= record.clientEpoch ||
+    // A session-bound token is as dead as its session (sessions carry only the account epoch).
+    (record.sessionPayload !== '' && record.sessionBorn <= account.epoch)
   );
 }

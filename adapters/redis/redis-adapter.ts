@@ -95,6 +95,7 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
           accountHash: payload.accountId ? keys.accountHash(payload.accountId) : '',
           clientId: payload.clientId ?? '',
           grantKey,
+          sessionUidKey: payload.expiresWithSession && payload.sessionUid ? keys.sessionUid(payload.sessionUid) : '',
           indices: indices.map(([index, member]) => ({ index, member, expiresAt })),
         });
         const secondary = this.model === 'Session' && payload.uid ? keys.sessionUid(payload.uid) : payload.userCode ? keys.userCode(payload.userCode) : '';

@@ -21,6 +21,8 @@ export interface RecordWrite {
   accountHash: string;
   clientId: string;
   grantKey: string;
+  /** Session-uid index key, for tokens that expire with their browser session ('' otherwise). */
+  sessionUidKey: string;
   indices: Array<{ index: string; member: string; expiresAt: string }>;
 }
 
@@ -71,6 +73,7 @@ export class RedisStore {
       write.accountHash,
       write.clientId,
       write.grantKey,
+      write.sessionUidKey,
       ...write.indices.flatMap((i) => [i.member, i.expiresAt]),
     ];
     return this.redis.latchUpsert(keys.length, ...keys, ...args);

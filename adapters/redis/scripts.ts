@@ -7,6 +7,7 @@
  *   t  birth (ms): for a grant's tokens, the birth of the grant (their lineage), so a token
  *      minted from an old grant by a refresh racing a revocation is born already dead
  *   a  account hash (finds the account's revocation state)   k  client_id   g  grant record key
+ *   s  session-uid index key, for tokens that expire with their browser session
  */
 
 /** Milliseconds from Redis TIME. */
@@ -15,8 +16,8 @@ local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)`;
 
 /**
  * KEYS[1] record, KEYS[2] lineage source (a grant record, or KEYS[1] itself), KEYS[3..] indices.
- * ARGV: payload, ttl ms ('' = none), account hash, client id, grant key ('' = none), then a
- * (member, expiry ms or 'inf') pair per index.
+ * ARGV: payload, ttl ms ('' = none), account hash, client id, grant key, session-uid key ('' =
+ * none for each), then a (member, expiry ms or 'inf') pair per index.
  */
 export const UPSERT = `${NOW_MS}
 local t
@@ -33,10 +34,11 @@ redis.call('HSET', KEYS[1], 'p', ARGV[1], 't', t)
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'a', ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'k', ARGV[4]) end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'g', ARGV[5]) end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 's', ARGV[6]) end
 if ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 for i = 3, #KEYS do
-  local member = ARGV[6 + (i - 3) * 2]
-  local expires = ARGV[7 + (i - 3) * 2]
+  local member = ARGV[7 + (i - 3) * 2]
+  local expires = ARGV[8 + (i - 3) * 2]
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ms)
   redis.call('ZADD', KEYS[i], expires, member)
   if expires == 'inf' then
@@ -54,13 +56,14 @@ return t
 /**
  * The one read of the hot path. KEYS: candidate record keys (first found wins); ARGV[1]: key prefix.
  * Returns {index, p, c, t, grant p, grant t, disabled, epoch, account-client epoch, client epoch,
- * username, email, name, roles} or nil. Validity is decided by the caller (record-state.ts).
+ * username, email, name, roles, session p, session found} or nil. Validity is decided by the caller
+ * (record-state.ts).
  */
 export const FETCH = `
 for i, key in ipairs(KEYS) do
-  local r = redis.call('HMGET', key, 'p', 'c', 't', 'a', 'k', 'g')
+  local r = redis.call('HMGET', key, 'p', 'c', 't', 'a', 'k', 'g', 's')
   if r[1] then
-    local out = {i, r[1], r[2] or '', r[3] or '0', '', '', '', '', '', '', '', '', '', ''}
+    local out = {i, r[1], r[2] or '', r[3] or '0', '', '', '', '', '', '', '', '', '', '', '', ''}
     if r[6] then
       local g = redis.call('HMGET', r[6], 'p', 't')
       out[5] = g[1] or ''
@@ -73,6 +76,16 @@ for i, key in ipairs(KEYS) do
     end
     if r[5] then
       out[10] = redis.call('HGET', ARGV[1] .. 'client-epochs', r[5]) or ''
+    end
+    if r[7] then
+      local sessionKey = redis.call('GET', r[7])
+      if sessionKey then
+        local sp = redis.call('HMGET', sessionKey, 'p', 't')
+        if sp[1] then
+          out[15] = sp[1]
+          out[16] = sp[2] or '0'
+        end
+      end
     end
     return out
   end
