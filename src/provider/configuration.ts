@@ -83,7 +83,7 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true, allowedPolicy: (_ctx, client, token) => introspectionAllowed(resourceServers, client, token) },
+      introspection: { enabled: true, allowedPolicy: (_ctx, client, token) => introspectionAllowed(resourceServers, client.clientId, token as { clientId?: string; aud?: string }) },
       jwtIntrospection: { enabled: true },
       revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => revocationAllowed(client, token) },
       rpInitiatedLogout: {

@@ -1,0 +1,112 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseQuery } from 'node:querystring';
+import { decodeProtectedHeader } from 'jose';
+import { InvalidClient, InvalidRequest, OAuthError, TemporarilyUnavailable } from '../errors/oauth-error.js';
+import type { Logger } from '../log/logger.js';
+import { readCredentials, type ClientAuthenticator } from './client-authenticator.js';
+import type { Introspector } from './introspect.js';
+
+type Listener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** oidc-provider's own body limit for this endpoint, kept so both paths accept the same requests. */
+const BODY_LIMIT = 56 * 1024;
+const PARAMS = ['token', 'token_type_hint', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type'];
+const HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+
+class TooLarge extends Error {}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > BODY_LIMIT) throw new TooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > BODY_LIMIT) throw new TooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+function isStructured(token: string): boolean {
+  if (!token.includes('.')) return false;
+  try {
+    return !!decodeProtectedHeader(token);
+  } catch {
+    return false;
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
+  const json = JSON.stringify(body);
+  res.writeHead(status, { ...HEADERS, ...extra, 'content-length': Buffer.byteLength(json) });
+  res.end(json);
+}
+
+/**
+ * `POST /introspect`, the hot path, served without Koa: parse the form, authenticate the resource
+ * server with its secret (constant time), one Redis round trip, write JSON.
+ *
+ * Anything rarer goes to oidc-provider's own introspection (same path, same answers): JWT
+ * responses (RFC 9701), private_key_jwt/mTLS callers, repeated parameters, structured tokens and
+ * non-form bodies. A body already read is handed over in `req.body`, which oidc-provider accepts.
+ */
+export function introspectionEndpoint(introspector: Introspector, authenticator: ClientAuthenticator, logger: Logger, fallback: Listener): Listener {
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = logger.isLevelEnabled('debug') ? process.hrtime.bigint() : 0n;
+    const accept = req.headers.accept;
+    const type = req.headers['content-type'];
+    if (!type?.startsWith('application/x-www-form-urlencoded') || accept?.includes('application/token-introspection+jwt')) {
+      return fallback(req, res);
+    }
+    let raw: Buffer;
+    try {
+      raw = await readBody(req);
+    } catch (err) {
+      if (err instanceof TooLarge) return send(res, 400, new InvalidRequest('failed to parse the request body'), { connection: 'close' });
+      throw err;
+    }
+    const parsed = parseQuery(raw.toString('utf8'));
+    const params = new URLSearchParams();
+    for (const name of PARAMS) {
+      const value = parsed[name];
+      if (Array.isArray(value)) {
+        (req as IncomingMessage & { body?: Buffer }).body = raw;
+        return fallback(req, res);
+      }
+      if (value !== undefined) params.set(name, value);
+    }
+
+    let status = 200;
+    try {
+      const credentials = readCredentials(req.headers.authorization, params);
+      if (!credentials) {
+        status = 401;
+        return send(res, 401, { error: 'invalid_client', error_description: 'client authentication is required' }, { 'www-authenticate': 'Basic realm="latch"' });
+      }
+      const token = params.get('token');
+      if (credentials.kind === 'other' || (token && isStructured(token))) {
+        (req as IncomingMessage & { body?: Buffer }).body = raw;
+        return fallback(req, res);
+      }
+      const callerId = authenticator.authenticate(credentials);
+      if (!token) throw new InvalidRequest("missing required parameter 'token'");
+      send(res, 200, await introspector.introspect(callerId, token, params.get('token_type_hint')));
+    } catch (err) {
+      const error = err instanceof OAuthError ? err : new TemporarilyUnavailable(undefined, { cause: err });
+      status = error.status;
+      if (status >= 500) logger.warn({ path: '/introspect', error: error.error, cause: String((error.cause as Error)?.message ?? '') }, 'introspection failed');
+      send(res, status, error.toJSON(), error instanceof InvalidClient ? { 'www-authenticate': 'Basic realm="latch"' } : {});
+    } finally {
+      if (started) logger.debug({ method: 'POST', path: '/introspect', status, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
+    }
+  }
+
+  return function introspection(req, res) {
+    serve(req, res).catch((err: unknown) => {
+      logger.error({ err: { message: (err as Error).message } }, 'introspection endpoint crashed');
+      if (!res.headersSent) send(res, 500, { error: 'server_error', error_description: 'unexpected error' });
+      else res.destroy();
+    });
+  };
+}
