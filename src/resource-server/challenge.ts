@@ -1,0 +1,45 @@
+import type { BearerError } from './errors.js';
+
+/** What an adapter writes back: status, headers, and a JSON body (none for a missing token). */
+export interface BearerResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: { error: string; error_description: string; scope?: string } | undefined;
+}
+
+/** RFC 6750 §3: error_description and scope use a restricted ASCII set inside their quotes. */
+function quotable(value: string): string {
+  return value.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '?');
+}
+
+/**
+ * Renders a BearerError as the RFC 6750 §3 response: `WWW-Authenticate: Bearer realm=…` on
+ * 400/401/403 (with `error`, `error_description` and, for insufficient_scope, `scope`), a JSON body
+ * repeating them, and `cache-control: no-store`. The 503 carries no challenge: the client did
+ * nothing wrong, and `retry-after` tells it when to try again.
+ */
+export function bearerResponse(err: BearerError, realm: string): BearerResponse {
+  const headers: Record<string, string> = { 'cache-control': 'no-store' };
+  if (err.status === 503) {
+    headers['retry-after'] = '1';
+    // The cause (which URL, which status) is for this service's logs, not for its callers.
+    return { status: 503, headers, body: { error: 'temporarily_unavailable', error_description: 'the authorization server could not be reached, retry later' } };
+  }
+  const params = [`realm="${realm}"`];
+  if (err.error) {
+    params.push(`error="${err.error}"`, `error_description="${quotable(err.description)}"`);
+    if (err.scopes?.length) params.push(`scope="${quotable(err.scopes.join(' '))}"`);
+  }
+  headers['www-authenticate'] = `Bearer ${params.join(', ')}`;
+  if (!err.error) return { status: err.status, headers, body: undefined };
+  return {
+    status: err.status,
+    headers,
+    body: { error: err.error, error_description: err.description, ...(err.scopes?.length ? { scope: err.scopes.join(' ') } : {}) },
+  };
+}
+
+/** Whether `realm` fits in a quoted-string without escaping (checked once, at creation). */
+export function isValidRealm(realm: string): boolean {
+  return realm.length > 0 && /^[\x20\x21\x23-\x5B\x5D-\x7E]+$/.test(realm);
+}

@@ -1,0 +1,80 @@
+/**
+ * The errors a protected resource answers with (RFC 6750 §3.1), plus the fail-closed 503.
+ *
+ * Like jose: bad *options* are a `TypeError` at creation time; bad *requests* are a `BearerError`
+ * subclass with a stable `code` to `switch` on, an HTTP `status`, and the RFC 6750 `error` code
+ * (undefined when the request carried no credentials at all, §3.1 last paragraph).
+ */
+export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'temporarily_unavailable';
+
+export type BearerErrorReason =
+  | 'ERR_TOKEN_MISSING'
+  | 'ERR_REQUEST_MALFORMED'
+  | 'ERR_TOKEN_IN_QUERY'
+  | 'ERR_TOKEN_INACTIVE'
+  | 'ERR_AUDIENCE_MISMATCH'
+  | 'ERR_INSUFFICIENT_SCOPE'
+  | 'ERR_INSUFFICIENT_ROLE'
+  | 'ERR_CLAIM_CHECK_FAILED'
+  | 'ERR_INTROSPECTION_UNAVAILABLE';
+
+export class BearerError extends Error {
+  readonly code: BearerErrorReason;
+  readonly status: number;
+  readonly error: BearerErrorCode | undefined;
+  readonly description: string;
+  /** The scopes that would satisfy the request (`insufficient_scope` only, RFC 6750 §3). */
+  readonly scopes: readonly string[] | undefined;
+
+  constructor(
+    code: BearerErrorReason,
+    status: number,
+    error: BearerErrorCode | undefined,
+    description: string,
+    options?: ErrorOptions & { scopes?: readonly string[] },
+  ) {
+    super(description, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.status = status;
+    this.error = error;
+    this.description = description;
+    this.scopes = options?.scopes;
+  }
+}
+
+/** §3.1: "If the request lacks any authentication information … SHOULD NOT include an error code". */
+export class MissingToken extends BearerError {
+  constructor() {
+    super('ERR_TOKEN_MISSING', 401, undefined, 'a bearer access token is required');
+  }
+}
+
+export class InvalidRequest extends BearerError {
+  constructor(description: string, code: 'ERR_REQUEST_MALFORMED' | 'ERR_TOKEN_IN_QUERY' = 'ERR_REQUEST_MALFORMED') {
+    super(code, 400, 'invalid_request', description);
+  }
+}
+
+export class InvalidToken extends BearerError {
+  constructor(description: string, code: 'ERR_TOKEN_INACTIVE' | 'ERR_AUDIENCE_MISMATCH' = 'ERR_TOKEN_INACTIVE') {
+    super(code, 401, 'invalid_token', description);
+  }
+}
+
+export class InsufficientScope extends BearerError {
+  constructor(
+    description: string,
+    scopes?: readonly string[],
+    code: 'ERR_INSUFFICIENT_SCOPE' | 'ERR_INSUFFICIENT_ROLE' | 'ERR_CLAIM_CHECK_FAILED' = 'ERR_INSUFFICIENT_SCOPE',
+  ) {
+    super(code, 403, 'insufficient_scope', description, { scopes });
+  }
+}
+
+/** Latch could not be asked or answered with an error: fail closed, never let the request through. */
+export class IntrospectionUnavailable extends BearerError {
+  constructor(description = 'the authorization server could not be reached, retry later', options?: ErrorOptions) {
+    super('ERR_INTROSPECTION_UNAVAILABLE', 503, 'temporarily_unavailable', description, options);
+  }
+}

@@ -1,0 +1,44 @@
+import { audiences, toAuthInfo, type AuthInfo, type IntrospectionClaims } from './auth-info.js';
+import type { ClientCredentials } from './client-auth.js';
+import { IntrospectionUnavailable, InvalidToken } from './errors.js';
+import type { HttpClient } from './http-client.js';
+import type { Endpoint } from './discovery.js';
+
+export interface IntrospectParams {
+  http: HttpClient;
+  endpoint: Endpoint;
+  credentials: ClientCredentials;
+  audience: string;
+  token: string;
+  now?: () => number;
+}
+
+/**
+ * One RFC 7662 call, and the checks on its answer:
+ * - anything but a 200 JSON object is Latch failing (a 401 means *our* credentials are wrong): 503;
+ * - `active` other than `true` → 401 invalid_token (§2.2: an inactive answer says nothing else, so
+ *   expired, revoked and unknown look the same to us, and to our caller);
+ * - our audience not in `aud` → 401 invalid_token (RFC 8707: a token for another API is not ours);
+ * - `token_type` other than Bearer (e.g. a refresh token) or a past `exp` → 401 invalid_token.
+ */
+export async function introspect({ http, endpoint, credentials, audience, token, now = Date.now }: IntrospectParams): Promise<AuthInfo> {
+  const form = new URLSearchParams({ token, token_type_hint: 'access_token', ...credentials.form });
+  const { status, json } = await http.send(endpoint.introspection, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...credentials.headers },
+    body: form.toString(),
+  });
+  if (status !== 200 || typeof json !== 'object' || json === null || Array.isArray(json)) {
+    const error = (json as { error?: unknown } | undefined)?.error;
+    throw new IntrospectionUnavailable(`introspection answered ${status}${typeof error === 'string' ? ` ${error}` : ''}`);
+  }
+  const claims = json as Partial<IntrospectionClaims> & { active?: unknown };
+  if (claims.active !== true) throw new InvalidToken('the access token is not active (expired, revoked or unknown)');
+  if (typeof claims.client_id !== 'string') throw new IntrospectionUnavailable('introspection answer has no client_id');
+  if (!audiences(claims).includes(audience)) throw new InvalidToken('the access token is not meant for this resource server', 'ERR_AUDIENCE_MISMATCH');
+  if (claims.token_type !== undefined && String(claims.token_type).toLowerCase() !== 'bearer') {
+    throw new InvalidToken('the token is not an access token');
+  }
+  if (typeof claims.exp === 'number' && claims.exp * 1000 <= now()) throw new InvalidToken('the access token is not active (expired, revoked or unknown)');
+  return toAuthInfo(claims as IntrospectionClaims & { client_id: string });
+}

@@ -1,0 +1,154 @@
+import type { CryptoKey, JWK } from 'jose';
+import { isValidRealm } from './challenge.js';
+import type { Logger } from './logger.js';
+
+/** RFC 6749 §2.3.1 HTTP Basic with the client secret. */
+export interface ClientSecretBasic {
+  method?: 'client_secret_basic';
+  clientId: string;
+  clientSecret: string;
+}
+
+/** RFC 7523 §2.2 signed client assertion; the public key is registered with Latch (client `jwks`). */
+export interface PrivateKeyJwt {
+  method: 'private_key_jwt';
+  clientId: string;
+  /** A private JWK (or a CryptoKey) of the key registered with Latch. */
+  privateKey: JWK | CryptoKey;
+  /** Defaults to the JWK's `alg`, else RS256 / ES256 / EdDSA by key type. */
+  alg?: string;
+  kid?: string;
+}
+
+export type ClientAuthOptions = ClientSecretBasic | PrivateKeyJwt;
+
+export interface RevocationEventsOptions {
+  /** The Redis Latch publishes its revocation events on (docs/events.md). */
+  redisUrl: string;
+  channel?: string;
+}
+
+export interface CacheOptions {
+  /** Upper bound on how long an active answer is reused; the token's own `exp` bounds it too. */
+  maxTtlSeconds: number;
+  /** Oldest entries are dropped past this many (default 10,000). */
+  maxEntries?: number;
+  /**
+   * Drop cached answers the moment Latch revokes them. `false` only if you accept that a revoked
+   * token keeps working for up to `maxTtlSeconds` on this process.
+   */
+  revocationEvents: RevocationEventsOptions | false;
+}
+
+export interface ResourceServerOptions {
+  /** Latch's issuer URL; the introspection endpoint is found by discovery. */
+  issuer?: string;
+  /** Or the introspection endpoint itself (no discovery). */
+  introspectionEndpoint?: string;
+  /** This resource server's own client credentials at Latch. */
+  client: ClientAuthOptions;
+  /** The audience (RFC 8707 resource indicator) tokens must carry to be accepted here. */
+  audience: string;
+  /** The `realm` of the WWW-Authenticate challenge; defaults to the audience. */
+  realm?: string;
+  /** Bound on connecting to, and hearing back from, Latch (default 3000 ms); past it: 503. */
+  timeoutMs?: number;
+  /** Keep-alive connections kept open to Latch (default 32). */
+  connections?: number;
+  /** Off by default: every request is introspected. */
+  cache?: CacheOptions | false;
+  /** Plain http is accepted for loopback hosts only, unless this is set. */
+  allowInsecureHttp?: boolean;
+  logger?: Logger;
+}
+
+export interface ResolvedOptions {
+  issuer: string | undefined;
+  introspectionEndpoint: string | undefined;
+  client: ClientAuthOptions;
+  audience: string;
+  realm: string;
+  timeoutMs: number;
+  connections: number;
+  cache: Required<CacheOptions> | false;
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+function url(value: unknown, name: string, allowInsecureHttp: boolean): string {
+  if (typeof value !== 'string') throw new TypeError(`${name} must be a URL string`);
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new TypeError(`${name} must be an absolute URL, got "${value}"`);
+  }
+  if (parsed.protocol === 'http:' && !allowInsecureHttp && !LOOPBACK.has(parsed.hostname)) {
+    throw new TypeError(`${name} must use https (plain http is allowed for loopback hosts, or with allowInsecureHttp)`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new TypeError(`${name} must be an http(s) URL`);
+  return value.replace(/\/$/, '');
+}
+
+function positiveInt(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer`);
+  return value;
+}
+
+function nonEmpty(value: unknown, name: string): string {
+  if (typeof value !== 'string' || value === '') throw new TypeError(`${name} must be a non-empty string`);
+  return value;
+}
+
+function clientAuth(value: unknown): ClientAuthOptions {
+  if (typeof value !== 'object' || value === null) throw new TypeError('client must be { clientId, clientSecret } or { method: "private_key_jwt", clientId, privateKey }');
+  const client = value as { method?: string; clientId?: unknown; clientSecret?: unknown; privateKey?: unknown };
+  nonEmpty(client.clientId, 'client.clientId');
+  if (client.method === undefined || client.method === 'client_secret_basic') {
+    nonEmpty(client.clientSecret, 'client.clientSecret');
+    return { method: 'client_secret_basic', clientId: client.clientId as string, clientSecret: client.clientSecret as string };
+  }
+  if (client.method === 'private_key_jwt') {
+    if (typeof client.privateKey !== 'object' || client.privateKey === null) throw new TypeError('client.privateKey must be a private JWK or CryptoKey');
+    if (!(client.privateKey instanceof globalThis.CryptoKey) && !('d' in client.privateKey)) throw new TypeError('client.privateKey must be a *private* JWK (it has no "d")');
+    return value as PrivateKeyJwt;
+  }
+  throw new TypeError(`client.method must be "client_secret_basic" or "private_key_jwt", got "${client.method}"`);
+}
+
+function cache(value: unknown): Required<CacheOptions> | false {
+  if (value === undefined || value === false) return false;
+  if (typeof value !== 'object' || value === null) throw new TypeError('cache must be false or { maxTtlSeconds, revocationEvents }');
+  const c = value as Partial<CacheOptions>;
+  const maxTtlSeconds = positiveInt(c.maxTtlSeconds, 'cache.maxTtlSeconds', NaN);
+  if (Number.isNaN(maxTtlSeconds)) throw new TypeError('cache.maxTtlSeconds is required');
+  const maxEntries = positiveInt(c.maxEntries, 'cache.maxEntries', 10_000);
+  if (c.revocationEvents === undefined) {
+    throw new TypeError('cache.revocationEvents is required: { redisUrl } to drop revoked tokens at once, or false to accept stale answers');
+  }
+  if (c.revocationEvents === false) return { maxTtlSeconds, maxEntries, revocationEvents: false };
+  const { redisUrl, channel = 'latch:events' } = c.revocationEvents;
+  if (typeof redisUrl !== 'string' || !/^rediss?:\/\//.test(redisUrl)) throw new TypeError('cache.revocationEvents.redisUrl must be a redis:// or rediss:// URL');
+  return { maxTtlSeconds, maxEntries, revocationEvents: { redisUrl, channel: nonEmpty(channel, 'cache.revocationEvents.channel') } };
+}
+
+/** Checks every option once, at creation: a mistake is a TypeError naming the option. */
+export function resolveOptions(options: ResourceServerOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  const insecure = options.allowInsecureHttp === true;
+  if (!options.issuer && !options.introspectionEndpoint) throw new TypeError('one of issuer or introspectionEndpoint is required');
+  const audience = nonEmpty(options.audience, 'audience');
+  const realm = options.realm ?? audience;
+  if (typeof realm !== 'string' || !isValidRealm(realm)) throw new TypeError('realm must be printable ASCII without " or \\');
+  return {
+    issuer: options.issuer === undefined ? undefined : url(options.issuer, 'issuer', insecure),
+    introspectionEndpoint: options.introspectionEndpoint === undefined ? undefined : url(options.introspectionEndpoint, 'introspectionEndpoint', insecure),
+    client: clientAuth(options.client),
+    audience,
+    realm,
+    timeoutMs: positiveInt(options.timeoutMs, 'timeoutMs', 3000),
+    connections: positiveInt(options.connections, 'connections', 32),
+    cache: cache(options.cache),
+  };
+}

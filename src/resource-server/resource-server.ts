@@ -1,0 +1,124 @@
+import { createHash } from 'node:crypto';
+import type { AuthInfo } from './auth-info.js';
+import { extractBearerToken, type BearerRequest } from './bearer-token.js';
+import { bearerResponse, type BearerResponse } from './challenge.js';
+import { clientAuthentication, type ClientCredentials } from './client-auth.js';
+import { discover, type Endpoint } from './discovery.js';
+import { BearerError, IntrospectionUnavailable } from './errors.js';
+import { HttpClient } from './http-client.js';
+import { introspect } from './introspect.js';
+import { IntrospectionCache } from './introspection-cache.js';
+import { stderrLogger, type Logger } from './logger.js';
+import { resolveOptions, type ResolvedOptions, type ResourceServerOptions } from './options.js';
+import { RevocationSubscriber } from './revocation-subscriber.js';
+
+/** base64url SHA-256 of the token: the cache key and the `token_sha256` of revocation events. */
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+/**
+ * The framework-neutral core: turns a request into an AuthInfo or a BearerError.
+ * Every call introspects at Latch unless the (opt-in) cache holds a live answer; concurrent calls
+ * with the same token share one in-flight introspection.
+ */
+export class ResourceServer {
+  readonly options: ResolvedOptions;
+  readonly cache: IntrospectionCache | undefined;
+  readonly #http: HttpClient;
+  readonly #logger: Logger;
+  readonly #credentials: (audience: string) => Promise<ClientCredentials>;
+  readonly #inflight = new Map<string, Promise<AuthInfo>>();
+  readonly #subscriber: RevocationSubscriber | undefined;
+  #endpoint: Promise<Endpoint> | undefined;
+
+  constructor(options: ResourceServerOptions) {
+    this.options = resolveOptions(options);
+    this.#logger = options.logger ?? stderrLogger;
+    this.#http = new HttpClient(this.options.timeoutMs, this.options.connections);
+    this.#credentials = clientAuthentication(this.options.client);
+    const { cache } = this.options;
+    if (cache) {
+      this.cache = new IntrospectionCache({ ...cache, live: cache.revocationEvents === false });
+      if (cache.revocationEvents) {
+        const { redisUrl, channel = 'latch:events' } = cache.revocationEvents;
+        this.#subscriber = new RevocationSubscriber(redisUrl, channel, this.cache, this.#logger);
+      }
+    }
+  }
+
+  get realm(): string {
+    return this.options.realm;
+  }
+
+  /** Resolves when the cache's revocation subscription is up (immediately without one). */
+  async ready(): Promise<void> {
+    await this.#subscriber?.ready();
+  }
+
+  /** Extracts the bearer token of a request and verifies it. Throws a BearerError. */
+  async authenticate(request: BearerRequest): Promise<AuthInfo> {
+    return this.verify(extractBearerToken(request));
+  }
+
+  /** Verifies a raw access token at Latch (or from the cache). Throws a BearerError. */
+  async verify(token: string): Promise<AuthInfo> {
+    const hash = tokenHash(token);
+    const cached = this.cache?.get(hash);
+    if (cached) return cached;
+    const pending = this.#inflight.get(hash);
+    if (pending) return pending;
+    const generation = this.cache?.generation ?? 0;
+    const started = this.#introspect(token).then((auth) => {
+      this.cache?.set(hash, auth, generation);
+      return auth;
+    });
+    this.#inflight.set(hash, started);
+    try {
+      return await started;
+    } finally {
+      this.#inflight.delete(hash);
+    }
+  }
+
+  /** The RFC 6750 response for an error thrown by authenticate() or a guard; rethrows anything else. */
+  challenge(err: unknown): BearerResponse {
+    if (!(err instanceof BearerError)) throw err;
+    return bearerResponse(err, this.options.realm);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.#http.close(), this.#subscriber?.close()]);
+  }
+
+  async #introspect(token: string): Promise<AuthInfo> {
+    try {
+      const endpoint = await this.#resolveEndpoint();
+      const credentials = await this.#credentials(endpoint.assertionAudience);
+      return await introspect({ http: this.#http, endpoint, credentials, audience: this.options.audience, token });
+    } catch (err) {
+      if (err instanceof BearerError && !(err instanceof IntrospectionUnavailable)) throw err;
+      const failure = err instanceof IntrospectionUnavailable ? err : new IntrospectionUnavailable(undefined, { cause: err });
+      this.#logger.warn(
+        { audience: this.options.audience, reason: failure.description, cause: (failure.cause as Error | undefined)?.message },
+        'introspection failed: answering 503',
+      );
+      throw failure;
+    }
+  }
+
+  #resolveEndpoint(): Promise<Endpoint> {
+    const { introspectionEndpoint, issuer } = this.options;
+    if (introspectionEndpoint) return Promise.resolve({ introspection: introspectionEndpoint, assertionAudience: issuer ?? introspectionEndpoint });
+    // Discovered once; a failed discovery is forgotten so the next request tries again.
+    this.#endpoint ??= discover(this.#http, issuer!).catch((err: unknown) => {
+      this.#endpoint = undefined;
+      throw err;
+    });
+    return this.#endpoint;
+  }
+}
+
+export function createResourceServer(options: ResourceServerOptions): ResourceServer {
+  return new ResourceServer(options);
+}
