@@ -83,6 +83,9 @@ export const configSchema = z
     const audiences = new Set(config.resourceServers.map((rs) => rs.audience));
     const clientIds = new Set<string>();
     config.clients.forEach((client, i) => {
+      if (client.client_id === 'latch-account') {
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_id'], message: '"latch-account" is reserved for the devices page' });
+      }
       if (clientIds.has(client.client_id)) {
         ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_id'], message: `duplicate client_id "${client.client_id}"` });
       }

@@ -12,6 +12,12 @@ import { Introspector } from '../introspection/introspect.js';
 import type { Logger } from '../log/logger.js';
 import { providerConfiguration } from '../provider/configuration.js';
 import { ResourceServers } from '../provider/resource-servers.js';
+import { AuditLog } from '../admin/audit-log.js';
+import { adminRoutes } from '../admin/admin-routes.js';
+import { accountRoutes } from '../interactions/account-routes.js';
+import { EventPublisher } from '../revocation/events.js';
+import { Revocations } from '../revocation/revocations.js';
+import { revocationEvents } from './revocation-events.js';
 import { rfcErrorCodes } from './rfc-error-codes.js';
 import { errorHandler } from './error-handler.js';
 import { health } from './health.js';
@@ -31,19 +37,32 @@ export interface Latch {
   provider: Provider;
   store: RedisStore;
   accounts: AccountStore;
+  revocations: Revocations;
+  audit: AuditLog;
+  introspector: Introspector;
   /** The Node request listener (`http.createServer(latch.callback)`). */
   callback: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 /**
  * Assembles Latch: oidc-provider (itself a Koa app) with Latch's middleware in front of its routes.
- * Request order: log → error handler → security headers → health → assets → interactions → provider.
+ * Request order: log → error handler → security headers → health → assets → RFC error codes →
+ * revocation events → admin API → devices page → interactions → oidc-provider's routes.
  */
 export function createLatch(config: LatchConfig, redis: Redis, logger: Logger, options: LatchOptions = {}): Latch {
   const store = new RedisStore(redis, config.secrets.tokenHashKey);
   const accounts = new AccountStore(store);
   const resourceServers = new ResourceServers(config.file);
-  const adapter = redisAdapterFactory(store);
+  const revocations = new Revocations(store, new EventPublisher(store), logger);
+  const audit = new AuditLog(store);
+  const introspector = new Introspector({ store, issuer: config.issuer, resourceServers });
+  const adapter = redisAdapterFactory(store, {
+    grantRevoked: ({ accountId, clientId }) => {
+      revocations
+        .announce('grant', { sub: accountId, client_id: clientId }, { actor: 'latch', reason: 'refresh token reuse' })
+        .catch((err: Error) => logger.warn({ err: err.message }, 'could not publish revocation event'));
+    },
+  });
   const provider = new Provider(config.issuer, providerConfiguration({ config, accounts, resourceServers, adapter }));
 
   if (config.trustedProxies > 0) {
@@ -59,21 +78,39 @@ export function createLatch(config: LatchConfig, redis: Redis, logger: Logger, o
   provider.use(health(store));
   provider.use(staticAssets);
   provider.use(rfcErrorCodes);
-  provider.use(interactionRoutes(provider, accounts, config.file));
+  provider.use(revocationEvents(revocations, logger));
+  provider.use(adminRoutes({ provider, introspector, revocations, audit, accounts, logger }));
+  provider.use(accountRoutes(provider, accounts, revocations));
+  provider.use(interactionRoutes(provider, accounts, revocations, config.file));
 
   provider.on('server_error', (ctx, err) => {
     logger.error({ reqId: ctx.state?.requestId, err: { name: err.name, message: err.message, stack: err.stack } }, 'provider server error');
   });
+  provider.on('grant.revoked', (ctx) => {
+    // Refresh token reuse (RFC 9700 §4.14.2): oidc-provider revoked the whole grant.
+    if (ctx.oidc.route !== 'token') return;
+    const token = ctx.oidc.entities.RefreshToken;
+    revocations
+      .announce('grant', { sub: token?.accountId, client_id: token?.clientId }, { actor: 'latch', reason: 'refresh token reuse' })
+      .catch((err: Error) => logger.warn({ err: err.message }, 'could not publish revocation event'));
+  });
+  provider.on('grant.success', (ctx) => {
+    const token = ctx.oidc.entities.AccessToken;
+    if (!token?.accountId || !token.grantId) return;
+    revocations
+      .touchDevice(token.accountId, token.grantId, { last_used_at: Date.now() })
+      .catch((err: Error) => logger.warn({ err: err.message }, 'could not record device use'));
+  });
 
   const koa = provider.callback() as unknown as Latch['callback'];
-  if (options.leanIntrospection === false) return { provider, store, accounts, callback: koa };
+  const latch = { provider, store, accounts, revocations, audit, introspector };
+  if (options.leanIntrospection === false) return { ...latch, callback: koa };
 
-  const introspector = new Introspector({ store, issuer: config.issuer, resourceServers });
   const introspect = introspectionEndpoint(introspector, new ClientAuthenticator(config.file.clients), logger, koa);
   const callback: Latch['callback'] = (req, res) => {
     const url = req.url ?? '';
     if (req.method === 'POST' && (url === '/introspect' || url.startsWith('/introspect?'))) return introspect(req, res);
     return koa(req, res);
   };
-  return { provider, store, accounts, callback };
+  return { ...latch, callback };
 }

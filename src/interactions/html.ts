@@ -34,7 +34,7 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): Html 
 /**
  * The page frame. No inline script or style anywhere: the CSP allows only same-origin assets.
  */
-export function page(title: string, body: Html): string {
+export function page(title: string, body: Html, width: 'narrow' | 'wide' = 'narrow'): string {
   return html`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -45,7 +45,7 @@ export function page(title: string, body: Html): string {
   <link rel="stylesheet" href="/assets/latch.css">
 </head>
 <body>
-  <main class="card">
+  <main class="card${width === 'wide' ? ' wide' : ''}">
     <p class="brand">Latch</p>
     ${body}
   </main>

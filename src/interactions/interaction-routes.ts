@@ -4,6 +4,8 @@ import type { AccountStore } from '../accounts/account-store.js';
 import type { LatchFileConfig } from '../config/schema.js';
 import { InvalidRequest } from '../errors/oauth-error.js';
 import { readForm } from '../http/form-body.js';
+import type { Revocations } from '../revocation/revocations.js';
+import { ACCOUNT_CLIENT_ID } from './account-routes.js';
 import { checkCsrf, issueCsrf } from './csrf.js';
 import { consentPage, loginPage, messagePage } from './views.js';
 
@@ -12,7 +14,7 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 const ROUTE = /^\/interaction\/([A-Za-z0-9_-]{1,64})(?:\/(login|confirm|abort))?$/;
 
 /** The login, consent and cancel steps oidc-provider hands over to us (devInteractions is off). */
-export function interactionRoutes(provider: Provider, accounts: AccountStore, file: LatchFileConfig) {
+export function interactionRoutes(provider: Provider, accounts: AccountStore, revocations: Revocations, file: LatchFileConfig) {
   async function details(ctx: Context, uid: string): Promise<Details | undefined> {
     try {
       const found = await provider.interactionDetails(ctx.req, ctx.res);
@@ -48,6 +50,8 @@ export function interactionRoutes(provider: Provider, accounts: AccountStore, fi
 
   async function showPrompt(ctx: Context, interaction: Details) {
     if (interaction.prompt.name === 'login') return showLogin(ctx, interaction);
+    // Latch's own devices page asks for nothing but the sign-in: consent is implied.
+    if (interaction.params.client_id === ACCOUNT_CLIENT_ID) return grantConsent(ctx, interaction);
     const { details: missing } = interaction.prompt as { details: Record<string, unknown> };
     const scopes = new Set<string>((missing.missingOIDCScope as string[] | undefined) ?? []);
     const resourceScopes = (missing.missingResourceScopes as Record<string, string[]> | undefined) ?? {};
@@ -81,6 +85,10 @@ export function interactionRoutes(provider: Provider, accounts: AccountStore, fi
     const form = await readForm(ctx);
     checkCsrf(ctx, form.get('csrf'));
     if (interaction.prompt.name !== 'consent') throw new InvalidRequest('nothing to confirm at this step');
+    await grantConsent(ctx, interaction);
+  }
+
+  async function grantConsent(ctx: Context, interaction: Details) {
     const { details: missing } = interaction.prompt as { details: Record<string, unknown> };
     const accountId = String(interaction.session?.accountId);
     const grant = interaction.grantId
@@ -94,6 +102,14 @@ export function interactionRoutes(provider: Provider, accounts: AccountStore, fi
     const resourceScopes = missing.missingResourceScopes as Record<string, string[]> | undefined;
     for (const [indicator, scopes] of Object.entries(resourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
     const grantId = await grant.save();
+    // The device session the devices page and the admin API list: where and how it started.
+    const now = Date.now();
+    await revocations.touchDevice(accountId, grantId, {
+      ...(interaction.grantId ? {} : { created_at: now }),
+      last_used_at: now,
+      ip: ctx.ip,
+      user_agent: ctx.get('user-agent').slice(0, 300) || undefined,
+    });
     await finish(ctx, { consent: interaction.grantId ? {} : { grantId } }, true);
   }
 

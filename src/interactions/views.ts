@@ -83,3 +83,57 @@ export function errorPage(error: string, description?: string): string {
     ${description ? html`<p class="muted">${description}</p>` : ''}`,
   );
 }
+
+export interface DeviceRow {
+  id: string;
+  clientName: string;
+  createdAt?: number;
+  lastUsedAt?: number;
+  ip?: string;
+  place?: string;
+  userAgent?: string;
+  current: boolean;
+}
+
+function when(ms: number | undefined): string {
+  return ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : '—';
+}
+
+/** A short, readable browser/OS label from a User-Agent header. */
+export function describeAgent(ua: string | undefined): string {
+  if (!ua) return 'unknown';
+  const browser = /Edg\//.test(ua) ? 'Edge' : /Chrome\//.test(ua) ? 'Chrome' : /Firefox\//.test(ua) ? 'Firefox' : /Safari\//.test(ua) ? 'Safari' : ua.split(/[ /]/)[0]!;
+  const os = /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Windows/.test(ua) ? 'Windows' : /Mac OS X/.test(ua) ? 'macOS' : /Linux/.test(ua) ? 'Linux' : '';
+  return os ? `${browser} on ${os}` : browser;
+}
+
+export function devicesPage(view: { username: string; csrf: string; devices: DeviceRow[] }): string {
+  return page(
+    'Your devices',
+    html`<h1>Your devices</h1>
+    <p class="muted">Signed in as <strong>${view.username}</strong>. These apps and devices can use your account.</p>
+    ${view.devices.length === 0
+      ? html`<p>No active sessions.</p>`
+      : html`<table>
+      <thead><tr><th>App</th><th>Signed in</th><th>Last used</th><th>Where</th><th>Browser</th><th></th></tr></thead>
+      <tbody>
+      ${view.devices.map(
+        (d) => html`<tr>
+          <td>${d.clientName}${d.current ? html` <span class="muted">(this browser)</span>` : ''}</td>
+          <td>${when(d.createdAt)}</td>
+          <td>${when(d.lastUsedAt)}</td>
+          <td>${d.ip ?? '—'}${d.place ? html`<br><span class="muted">${d.place}</span>` : ''}</td>
+          <td title="${d.userAgent ?? ''}">${describeAgent(d.userAgent)}</td>
+          <td><form method="post" action="/account/devices/${d.id}/end"><input type="hidden" name="csrf" value="${view.csrf}"><button type="submit" class="secondary">End</button></form></td>
+        </tr>`,
+      )}
+      </tbody>
+    </table>`}
+    <form method="post" action="/account/logout-all">
+      <input type="hidden" name="csrf" value="${view.csrf}">
+      <button type="submit" class="danger">Log out of all devices</button>
+    </form>
+    <p class="muted">This signs you out everywhere, this browser included, and stops every app's access at once.</p>`,
+    'wide',
+  );
+}

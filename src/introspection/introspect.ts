@@ -83,16 +83,28 @@ export class Introspector {
   }
 
   /** Introspects `token` for the authenticated caller `callerId`. Redis failures propagate (503). */
-  async introspect(callerId: string, token: string, hint: string | null): Promise<IntrospectionResponse> {
+  introspect(callerId: string, token: string, hint: string | null): Promise<IntrospectionResponse> {
+    return this.#lookup(token, hint, (t) => introspectionAllowed(this.#resourceServers, callerId, t));
+  }
+
+  /**
+   * Introspects an access token presented to one of Latch's own APIs (the admin API): active only
+   * if its audience is `audience`, exactly as a resource server registered for it would see it.
+   */
+  introspectForAudience(audience: string, token: string): Promise<IntrospectionResponse> {
+    return this.#lookup(token, 'access_token', (t) => [t.aud ?? []].flat().includes(audience));
+  }
+
+  async #lookup(token: string, hint: string | null, allowed: (token: TokenPayload) => boolean): Promise<IntrospectionResponse> {
     const order = candidates(hint);
     const { keys } = this.#store;
     const reply = await this.#store.run(() => this.#store.fetch(order.map((model) => keys.record(model, token))));
     const record = decodeFetch(reply);
     if (!record) return INACTIVE;
-    return this.#judge(callerId, order[record.index]!, record);
+    return this.#judge(order[record.index]!, record, allowed);
   }
 
-  #judge(callerId: string, kind: (typeof MODELS)[number], record: FetchedRecord): IntrospectionResponse {
+  #judge(kind: (typeof MODELS)[number], record: FetchedRecord, allowed: (token: TokenPayload) => boolean): IntrospectionResponse {
     if (isRevoked(record)) return INACTIVE;
     let token: TokenPayload;
     try {
@@ -121,7 +133,7 @@ export class Introspector {
       if (grant.clientId !== token.clientId || grant.accountId !== token.accountId) return INACTIVE;
     }
 
-    if (!introspectionAllowed(this.#resourceServers, callerId, token)) return INACTIVE;
+    if (!allowed(token)) return INACTIVE;
 
     const constrained = !!(token.jkt || token['x5t#S256']);
     const body: Record<string, unknown> = { active: true };

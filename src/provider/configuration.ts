@@ -3,6 +3,7 @@ import { errors } from 'oidc-provider';
 import type { AccountStore } from '../accounts/account-store.js';
 import type { LatchConfig } from '../config/load.js';
 import type { ClientConfig } from '../config/schema.js';
+import { ACCOUNT_CLIENT_ID } from '../interactions/account-routes.js';
 import { errorPage, logoutPage, messagePage } from '../interactions/views.js';
 import type { ResourceServers } from './resource-servers.js';
 import { introspectionAllowed, revocationAllowed } from './token-policies.js';
@@ -59,7 +60,19 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
 
   return {
     adapter,
-    clients: file.clients.map(clientMetadata),
+    clients: [
+      ...file.clients.map(clientMetadata),
+      {
+        // First-party client of the devices page (src/interactions/account-routes.ts).
+        client_id: ACCOUNT_CLIENT_ID,
+        client_name: 'Latch account',
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        redirect_uris: [`${config.issuer}/account/callback`],
+        scope: 'openid',
+      },
+    ],
     jwks: secrets.jwks as Configuration['jwks'],
     cookies: {
       keys: secrets.cookieKeys,

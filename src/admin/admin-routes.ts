@@ -1,0 +1,233 @@
+import type { Context, Next } from 'koa';
+import type Provider from 'oidc-provider';
+import { z } from 'zod';
+import type { AccountStore, Account } from '../accounts/account-store.js';
+import { fieldPath } from '../config/config-error.js';
+import { InvalidRequest, OAuthError } from '../errors/oauth-error.js';
+import type { Introspector } from '../introspection/introspect.js';
+import type { Logger } from '../log/logger.js';
+import type { RevocationResult, Revocations } from '../revocation/revocations.js';
+import type { AuditLog } from './audit-log.js';
+import { authenticateAdmin, BearerError, type AdminCaller } from './bearer-auth.js';
+import { openApiDocument } from './openapi.js';
+import { auditQuery, reasonBody, tokenBody } from './schemas.js';
+
+const BODY_LIMIT = 16 * 1024;
+
+class NotFound extends Error {
+  readonly status = 404;
+}
+
+export interface AdminDependencies {
+  provider: Provider;
+  introspector: Introspector;
+  revocations: Revocations;
+  audit: AuditLog;
+  accounts: AccountStore;
+  logger: Logger;
+}
+
+type Handler = (ctx: Context, params: string[], caller: AdminCaller) => Promise<unknown>;
+interface Route {
+  method: 'GET' | 'POST' | 'PUT';
+  pattern: RegExp;
+  scope: 'admin:read' | 'admin:write';
+  handler: Handler;
+}
+
+const SEGMENT = '([^/]{1,256})';
+
+async function readJson(ctx: Context): Promise<unknown> {
+  if (!ctx.is('application/json')) throw new InvalidRequest('expected an application/json body');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req) {
+    size += (chunk as Buffer).length;
+    if (size > BODY_LIMIT) throw new InvalidRequest('request body too large');
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null');
+  } catch {
+    throw new InvalidRequest('the body is not valid JSON');
+  }
+}
+
+/** Validates with zod; the error names the field, like config errors do. */
+function validate<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const field = fieldPath(issue.path) || 'body';
+  const message = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message;
+  throw new InvalidRequest(`${field}: ${message}`);
+}
+
+/**
+ * The admin API for security staff (docs/admin-api.md, OpenAPI at /admin/openapi.json).
+ * Reads need `admin:read`, writes `admin:write`; every write is appended to the audit log.
+ */
+export function adminRoutes(deps: AdminDependencies) {
+  const { provider, introspector, revocations, audit, accounts, logger } = deps;
+
+  async function account(username: string): Promise<Account> {
+    const found = await accounts.findByUsername(decodeURIComponent(username));
+    if (!found) throw new NotFound(`no account with username "${decodeURIComponent(username)}"`);
+    return found;
+  }
+
+  async function clientName(clientId: string): Promise<string | undefined> {
+    const client = await provider.Client.find(clientId);
+    return client ? (client.clientName ?? clientId) : undefined;
+  }
+
+  async function written(caller: AdminCaller, action: string, target: string, reason: string, result: RevocationResult | undefined, detail?: Record<string, unknown>) {
+    const entry = await audit.append({ actor: caller.clientId, action, target, reason, count: result?.tokens ?? 0, detail });
+    logger.info({ actor: caller.clientId, action, target, audit: entry.id }, 'admin write');
+    return { ...(result ?? {}), audit_id: entry.id };
+  }
+
+  const routes: Route[] = [
+    {
+      method: 'GET', pattern: new RegExp(`^/admin/accounts/${SEGMENT}$`), scope: 'admin:read',
+      handler: async function showAccount(_ctx, [username]) {
+        return account(username!);
+      },
+    },
+    {
+      method: 'GET', pattern: new RegExp(`^/admin/accounts/${SEGMENT}/sessions$`), scope: 'admin:read',
+      handler: async function listSessions(_ctx, [username]) {
+        const { sub } = await account(username!);
+        const devices = await revocations.devices(sub);
+        return { sessions: await Promise.all(devices.map(async (d) => ({ ...d, client_name: await clientName(d.client_id) }))) };
+      },
+    },
+    {
+      method: 'POST', pattern: new RegExp(`^/admin/accounts/${SEGMENT}/revoke$`), scope: 'admin:write',
+      handler: async function revokeUser(ctx, [username], caller) {
+        const { reason } = validate(reasonBody, await readJson(ctx));
+        const { sub, username: name } = await account(username!);
+        const result = await revocations.revokeAccount(sub, { actor: caller.clientId, reason });
+        return written(caller, 'revoke-user', `account:${name}`, reason, result);
+      },
+    },
+    {
+      method: 'POST', pattern: new RegExp(`^/admin/accounts/${SEGMENT}/sessions/${SEGMENT}/revoke$`), scope: 'admin:write',
+      handler: async function revokeSession(ctx, [username, id], caller) {
+        const { reason } = validate(reasonBody, await readJson(ctx));
+        const { sub, username: name } = await account(username!);
+        const result = await revocations.revokeDevice(sub, id!, { actor: caller.clientId, reason });
+        if (!result) throw new NotFound(`account "${name}" has no session "${id}"`);
+        return written(caller, 'revoke-session', `account:${name}/session:${id}`, reason, result);
+      },
+    },
+    {
+      method: 'POST', pattern: new RegExp(`^/admin/accounts/${SEGMENT}/clients/${SEGMENT}/revoke$`), scope: 'admin:write',
+      handler: async function revokeUserClient(ctx, [username, clientId], caller) {
+        const { reason } = validate(reasonBody, await readJson(ctx));
+        const { sub, username: name } = await account(username!);
+        const id = decodeURIComponent(clientId!);
+        if (!(await clientName(id))) throw new NotFound(`no client "${id}"`);
+        const result = await revocations.revokeAccountClient(sub, id, { actor: caller.clientId, reason });
+        return written(caller, 'revoke-user-client', `account:${name}/client:${id}`, reason, result);
+      },
+    },
+    {
+      method: 'POST', pattern: new RegExp(`^/admin/accounts/${SEGMENT}/disable$`), scope: 'admin:write',
+      handler: async function disableAccount(ctx, [username], caller) {
+        const { reason } = validate(reasonBody, await readJson(ctx));
+        const { sub, username: name } = await account(username!);
+        const result = await revocations.disableAccount(sub, { actor: caller.clientId, reason });
+        return written(caller, 'disable-account', `account:${name}`, reason, result);
+      },
+    },
+    {
+      method: 'POST', pattern: new RegExp(`^/admin/accounts/${SEGMENT}/enable$`), scope: 'admin:write',
+      handler: async function enableAccount(ctx, [username], caller) {
+        const { reason } = validate(reasonBody, await readJson(ctx));
+        const { sub, username: name } = await account(username!);
+        await revocations.enableAccount(sub);
+        return written(caller, 'enable-account', `account:${name}`, reason, undefined);
+      },
+    },
+    {
+      method: 'POST', pattern: new RegExp(`^/admin/clients/${SEGMENT}/revoke$`), scope: 'admin:write',
+      handler: async function revokeClient(ctx, [clientId], caller) {
+        const { reason } = validate(reasonBody, await readJson(ctx));
+        const id = decodeURIComponent(clientId!);
+        if (!(await clientName(id))) throw new NotFound(`no client "${id}"`);
+        const result = await revocations.revokeClient(id, { actor: caller.clientId, reason });
+        return written(caller, 'revoke-client', `client:${id}`, reason, result);
+      },
+    },
+    {
+      method: 'POST', pattern: /^\/admin\/tokens\/revoke$/, scope: 'admin:write',
+      handler: async function revokeToken(ctx, _params, caller) {
+        const { token, reason } = validate(tokenBody, await readJson(ctx));
+        const result = await revocations.revokeToken(token, { actor: caller.clientId, reason });
+        // Like RFC 7009: an unknown or already dead token is not an error (nothing to reveal).
+        return written(caller, 'revoke-token', 'token', reason, result ?? { grants: 0, sessions: 0, tokens: 0 });
+      },
+    },
+    {
+      method: 'GET', pattern: /^\/admin\/audit$/, scope: 'admin:read',
+      handler: async function readAudit(ctx) {
+        const query = validate(auditQuery, { ...ctx.query });
+        return { entries: await audit.read(query.after, query.limit) };
+      },
+    },
+    {
+      method: 'GET', pattern: new RegExp(`^/admin/jobs/${SEGMENT}$`), scope: 'admin:read',
+      handler: async function showJob(_ctx, [id]) {
+        const job = await revocations.job(id!);
+        if (!job) throw new NotFound(`no job "${id}"`);
+        return job;
+      },
+    },
+  ];
+
+  return async function admin(ctx: Context, next: Next) {
+    if (!ctx.path.startsWith('/admin/') && ctx.path !== '/admin') return next();
+    ctx.set('cache-control', 'no-store');
+    if (ctx.path === '/admin/openapi.json' && ctx.method === 'GET') {
+      ctx.body = openApiDocument;
+      return;
+    }
+    const matches = routes.filter((r) => r.pattern.test(ctx.path));
+    const route = matches.find((r) => r.method === ctx.method);
+    try {
+      if (!route) {
+        if (matches.length) {
+          ctx.status = 405;
+          ctx.set('allow', matches.map((r) => r.method).join(', '));
+          ctx.body = { error: 'invalid_request', error_description: `use ${matches.map((r) => r.method).join(' or ')}` };
+        } else {
+          throw new NotFound('no such admin endpoint (see /admin/openapi.json)');
+        }
+        return;
+      }
+      const caller = await authenticateAdmin(ctx, introspector, route.scope);
+      const params = route.pattern.exec(ctx.path)!.slice(1);
+      ctx.body = await route.handler(ctx, params, caller);
+    } catch (err) {
+      if (err instanceof BearerError) {
+        ctx.set('www-authenticate', err.challenge);
+        ctx.status = err.status;
+        // RFC 6750 §3.1: a request without credentials gets no error code.
+        ctx.body = err.challenge.includes('error=') ? err.toJSON() : { error_description: err.error_description };
+        return;
+      }
+      if (err instanceof NotFound) {
+        ctx.status = 404;
+        ctx.body = { error: 'not_found', error_description: err.message };
+        return;
+      }
+      if (err instanceof OAuthError) {
+        ctx.status = err.status;
+        ctx.body = err.toJSON();
+        return;
+      }
+      throw err;
+    }
+  };
+}

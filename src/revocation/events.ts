@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import type { RedisStore } from '../../adapters/redis/redis-store.js';
+
+/** docs/events.md, version 1. */
+export type RevocationScope = 'token' | 'grant' | 'session' | 'account' | 'account-client' | 'client' | 'account-disabled';
+
+export interface RevocationEvent {
+  v: 1;
+  type: 'revocation';
+  scope: RevocationScope;
+  sub?: string;
+  client_id?: string;
+  session_id?: string;
+  token_sha256?: string;
+  reason: string;
+  actor: string;
+  at: number;
+}
+
+/** Security events (issue 4) share the channel; they carry their own fields. */
+export interface SecurityEvent {
+  v: 1;
+  type: 'security';
+  kind: string;
+  sub?: string;
+  actor: string;
+  at: number;
+  [field: string]: unknown;
+}
+
+export type LatchEvent = RevocationEvent | SecurityEvent;
+
+const STREAM_MAX = 100_000;
+
+/** base64url SHA-256 of a raw token: lets caches match a token without Latch publishing it. */
+export function tokenSha256(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+/**
+ * Publishes each event twice in one round trip: pub/sub for caches that must react in
+ * milliseconds, and a capped Stream for consumers that must not miss one while away.
+ */
+export class EventPublisher {
+  readonly #store: RedisStore;
+
+  constructor(store: RedisStore) {
+    this.#store = store;
+  }
+
+  async publish(event: Omit<RevocationEvent, 'v' | 'type' | 'at'> | Omit<SecurityEvent, 'v' | 'at'>): Promise<LatchEvent> {
+    const full = { v: 1, type: 'revocation', ...event, at: Date.now() } as LatchEvent;
+    const body = JSON.stringify(full);
+    const { keys } = this.#store;
+    await this.#store.run((redis) =>
+      redis
+        .pipeline()
+        .publish(keys.eventsChannel(), body)
+        .xadd(keys.eventsStream(), 'MAXLEN', '~', STREAM_MAX, '*', 'event', body)
+        .exec(),
+    );
+    return full;
+  }
+}

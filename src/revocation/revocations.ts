@@ -1,0 +1,265 @@
+import { randomBytes } from 'node:crypto';
+import type { RedisStore } from '../../adapters/redis/redis-store.js';
+import { decodeFetch, isRevoked } from '../../adapters/redis/record-state.js';
+import type { Logger } from '../log/logger.js';
+import { EventPublisher, tokenSha256, type RevocationScope } from './events.js';
+
+export interface Actor {
+  /** Who: an admin client id, `user` (devices page) or `latch` (automatic response). */
+  actor: string;
+  reason: string;
+}
+
+export interface RevocationResult {
+  /** The epoch (ms, Redis clock) from which everything older is dead, when the revocation used one. */
+  epoch?: number;
+  grants: number;
+  sessions: number;
+  tokens: number;
+  /** Background cleanup that deletes the dead records (progress at GET /admin/jobs/{id}). */
+  job?: string;
+}
+
+export interface Device {
+  /** The id shown in session lists (a hash of the grant; not a credential). */
+  id: string;
+  client_id: string;
+  created_at?: number;
+  last_used_at?: number;
+  ip?: string;
+  place?: string;
+  user_agent?: string;
+}
+
+interface DeviceMeta {
+  created_at?: number;
+  last_used_at?: number;
+  ip?: string;
+  place?: string;
+  user_agent?: string;
+}
+
+const TOKEN_MODELS = ['AccessToken', 'RefreshToken', 'ClientCredentials'] as const;
+
+/**
+ * Every way Latch kills access. The revocation itself is one write (an epoch stamped with Redis's
+ * clock, or one grant deleted), so its cost does not grow with the number of tokens; the FETCH
+ * script makes everything born before the epoch read as absent on the very next request. Dead
+ * records are deleted afterwards by a background job (they would also expire by TTL).
+ */
+export class Revocations {
+  readonly #store: RedisStore;
+  readonly #events: EventPublisher;
+  readonly #logger: Logger;
+
+  constructor(store: RedisStore, events: EventPublisher, logger: Logger) {
+    this.#store = store;
+    this.#events = events;
+    this.#logger = logger;
+  }
+
+  get events(): EventPublisher {
+    return this.#events;
+  }
+
+  /** Log out of all devices: every token, refresh token, session and pending code of the account. */
+  async revokeAccount(sub: string, by: Actor): Promise<RevocationResult> {
+    const epoch = await this.#store.run(() => this.#store.stampEpoch(this.#store.keys.account(sub), 'epoch'));
+    return this.#afterEpoch('account', sub, undefined, epoch, by);
+  }
+
+  /** One client for one user (e.g. "remove this app's access"). */
+  async revokeAccountClient(sub: string, clientId: string, by: Actor): Promise<RevocationResult> {
+    const epoch = await this.#store.run(() => this.#store.stampEpoch(this.#store.keys.account(sub), `ce:${clientId}`));
+    return this.#afterEpoch('account-client', sub, clientId, epoch, by);
+  }
+
+  /** Every token of a client, for every user (a compromised client). */
+  async revokeClient(clientId: string, by: Actor): Promise<RevocationResult> {
+    const { keys } = this.#store;
+    const epoch = await this.#store.run(() => this.#store.stampEpoch(keys.clientEpochs(), clientId));
+    const [grants, tokens] = await this.#store.run(async (redis) => {
+      const reply = await redis.pipeline().zcard(keys.clientGrants(clientId)).zcard(keys.clientTokens(clientId)).exec();
+      return [Number(reply?.[0]?.[1] ?? 0), Number(reply?.[1]?.[1] ?? 0)];
+    });
+    await this.#events.publish({ scope: 'client', client_id: clientId, ...by });
+    const job = await this.#startJob(grants + tokens, async (progress) => {
+      await this.#drain(keys.clientGrants(clientId), (grantKey) => this.#store.deleteGrant(grantKey), progress);
+      await this.#drain(keys.clientTokens(clientId), (tokenKey) => this.#store.redis.del(tokenKey), progress);
+    });
+    return { epoch, grants, sessions: 0, tokens, job };
+  }
+
+  /** Disabling kills everything now (an epoch) and refuses logins until enabled again. */
+  async disableAccount(sub: string, by: Actor): Promise<RevocationResult> {
+    const { keys } = this.#store;
+    await this.#store.run((redis) => redis.hset(keys.account(sub), 'disabled', '1'));
+    const epoch = await this.#store.run(() => this.#store.stampEpoch(keys.account(sub), 'epoch'));
+    return this.#afterEpoch('account-disabled', sub, undefined, epoch, by);
+  }
+
+  /** Enabling lets the user log in again; tokens from before the disable stay dead (the epoch stays). */
+  async enableAccount(sub: string): Promise<void> {
+    await this.#store.run((redis) => redis.hset(this.#store.keys.account(sub), 'disabled', '0'));
+  }
+
+  /** One device session: its grant dies with every token issued under it. */
+  async revokeDevice(sub: string, deviceId: string, by: Actor): Promise<RevocationResult | undefined> {
+    const { keys } = this.#store;
+    if (!/^[A-Za-z0-9_-]{43}$/.test(deviceId)) return undefined;
+    const grantKey = keys.recordKey('g', deviceId);
+    const owner = await this.#store.run((redis) => redis.zscore(keys.accountGrants(sub), grantKey));
+    if (owner === null) return undefined;
+    const p = await this.#store.run((redis) => redis.hget(grantKey, 'p'));
+    const clientId = p ? (JSON.parse(p) as { clientId?: string }).clientId : undefined;
+    const tokens = await this.#store.run(() => this.#store.deleteGrant(grantKey));
+    await this.#events.publish({ scope: 'session', sub, client_id: clientId, session_id: deviceId, ...by });
+    return { grants: 1, sessions: 0, tokens };
+  }
+
+  /**
+   * One token by value. Like RFC 7009, a user's token takes its whole grant with it (an access
+   * token alone would be re-minted by the grant's refresh token).
+   */
+  async revokeToken(token: string, by: Actor): Promise<RevocationResult | undefined> {
+    const { keys } = this.#store;
+    const candidates = TOKEN_MODELS.map((model) => keys.record(model, token));
+    const record = decodeFetch(await this.#store.run(() => this.#store.fetch(candidates)));
+    if (!record || isRevoked(record)) return undefined;
+    const payload = JSON.parse(record.payload) as { grantId?: string; accountId?: string; clientId?: string };
+    const tokens = payload.grantId
+      ? await this.#store.run(() => this.#store.deleteGrant(keys.grant(payload.grantId!)))
+      : await this.#store.run(async (redis) => {
+          await redis.del(candidates[record.index]!);
+          return 1;
+        });
+    await this.#events.publish({ scope: 'token', token_sha256: tokenSha256(token), sub: payload.accountId, client_id: payload.clientId, ...by });
+    return { grants: payload.grantId ? 1 : 0, sessions: 0, tokens };
+  }
+
+  /** Publishes the event of a revocation oidc-provider performed itself (RFC 7009, reuse detection). */
+  async announce(scope: RevocationScope, fields: { sub?: string; client_id?: string; token_sha256?: string }, by: Actor): Promise<void> {
+    await this.#events.publish({ scope, ...fields, ...by });
+  }
+
+  /** The account's live device sessions: one per grant (a client on a device), newest first. */
+  async devices(sub: string): Promise<Device[]> {
+    const { keys } = this.#store;
+    const grantKeys = await this.#store.run((redis) => redis.zrevrangebyscore(keys.accountGrants(sub), '+inf', String(Date.now())));
+    if (grantKeys.length === 0) return [];
+    const metas = await this.#store.run((redis) => redis.hmget(keys.accountDevices(sub), ...grantKeys));
+    const records = await this.#store.run(() => Promise.all(grantKeys.map((key) => this.#store.fetch([key]))));
+    const devices: Device[] = [];
+    grantKeys.forEach((grantKey, i) => {
+      const record = decodeFetch(records[i]);
+      if (!record || isRevoked(record)) return;
+      const grant = JSON.parse(record.payload) as { clientId: string; iat?: number };
+      const meta = metas[i] ? (JSON.parse(metas[i]!) as DeviceMeta) : {};
+      devices.push({
+        id: grantKey.slice(grantKey.indexOf('{') + 1, -1),
+        client_id: grant.clientId,
+        created_at: meta.created_at ?? (grant.iat ? grant.iat * 1000 : undefined),
+        last_used_at: meta.last_used_at ?? meta.created_at,
+        ip: meta.ip,
+        place: meta.place,
+        user_agent: meta.user_agent,
+      });
+    });
+    return devices;
+  }
+
+  /** The id a session list shows for a grant (the hash inside its key; not a credential). */
+  deviceId(grantId: string): string {
+    const key = this.#store.keys.grant(grantId);
+    return key.slice(key.indexOf('{') + 1, -1);
+  }
+
+  /** Records where and how a grant (a device session) was created or last used. */
+  async touchDevice(sub: string, grantId: string, meta: DeviceMeta): Promise<void> {
+    const { keys } = this.#store;
+    const field = keys.grant(grantId);
+    const devices = keys.accountDevices(sub);
+    await this.#store.run(async (redis) => {
+      const previous = await redis.hget(devices, field);
+      const merged = { ...(previous ? (JSON.parse(previous) as DeviceMeta) : {}), ...meta };
+      await redis.pipeline().hset(devices, field, JSON.stringify(merged)).expire(devices, 90 * 24 * 3600).exec();
+    });
+  }
+
+  async #afterEpoch(scope: RevocationScope, sub: string, clientId: string | undefined, epoch: number, by: Actor): Promise<RevocationResult> {
+    const { keys } = this.#store;
+    const [grantKeys, sessions] = await this.#store.run(async (redis) => {
+      const reply = await redis.pipeline().zrange(keys.accountGrants(sub), '0', '-1').zcard(keys.accountSessions(sub)).exec();
+      return [(reply?.[0]?.[1] as string[]) ?? [], Number(reply?.[1]?.[1] ?? 0)];
+    });
+    const counts = await this.#store.run(async (redis) => {
+      const pipe = redis.pipeline();
+      grantKeys.forEach((key) => pipe.zcard(`${key}:tokens`));
+      return ((await pipe.exec()) ?? []).map(([, n]) => Number(n));
+    });
+    const tokens = counts.reduce((a, b) => a + b, 0);
+    await this.#events.publish({ scope, sub, ...(clientId ? { client_id: clientId } : {}), ...by });
+    const job = await this.#startJob(grantKeys.length + (clientId ? 0 : sessions), async (progress) => {
+      await this.#drain(keys.accountGrants(sub), async (grantKey) => {
+        if (clientId) {
+          const p = await this.#store.redis.hget(grantKey, 'p');
+          if (p && (JSON.parse(p) as { clientId?: string }).clientId !== clientId) return false;
+        }
+        await this.#store.deleteGrant(grantKey);
+        return true;
+      }, progress, epoch);
+      if (!clientId) await this.#drain(keys.accountSessions(sub), (key) => this.#store.redis.del(key), progress, epoch);
+    });
+    return { epoch, grants: grantKeys.length, sessions: clientId ? 0 : sessions, tokens, job };
+  }
+
+  /**
+   * Deletes the members of an index in batches. With `epoch`, only records born at or before it:
+   * a login that happened after the revocation keeps its grant.
+   */
+  async #drain(index: string, remove: (key: string) => Promise<unknown>, progress: () => Promise<void>, epoch?: number): Promise<void> {
+    const redis = this.#store.redis;
+    let cursor = 0;
+    for (;;) {
+      const batch = await redis.zrange(index, String(cursor), String(cursor + 199));
+      if (batch.length === 0) return;
+      const births = await Promise.all(batch.map((key) => redis.hget(key, 't')));
+      let kept = 0;
+      for (let i = 0; i < batch.length; i++) {
+        const born = Number(births[i] ?? 0);
+        if (epoch !== undefined && births[i] !== null && born > epoch) {
+          kept++;
+          continue;
+        }
+        const removed = await remove(batch[i]!);
+        if (removed === false) kept++;
+        else await redis.zrem(index, batch[i]!);
+        await progress();
+      }
+      cursor += kept;
+    }
+  }
+
+  /** Runs `work` in the background, recording progress in Redis for the admin API and CLI. */
+  async #startJob(total: number, work: (progress: () => Promise<void>) => Promise<void>): Promise<string> {
+    const id = randomBytes(12).toString('base64url');
+    const key = this.#store.keys.job(id);
+    await this.#store.run((redis) => redis.pipeline().hset(key, { total, done: 0, state: 'running' }).expire(key, 86_400).exec());
+    const progress = async () => {
+      await this.#store.redis.hincrby(key, 'done', 1);
+    };
+    work(progress)
+      .then(() => this.#store.redis.hset(key, 'state', 'done'))
+      .catch((err: Error) => {
+        this.#logger.warn({ job: id, err: err.message }, 'revocation cleanup stopped; dead records will expire by TTL');
+        return this.#store.redis.hset(key, 'state', 'failed').catch(() => 0);
+      });
+    return id;
+  }
+
+  async job(id: string): Promise<{ total: number; done: number; state: string } | undefined> {
+    const fields = await this.#store.run((redis) => redis.hgetall(this.#store.keys.job(id)));
+    if (!fields.state) return undefined;
+    return { total: Number(fields.total), done: Number(fields.done), state: fields.state };
+  }
+}
