@@ -1,7 +1,11 @@
 import { z } from 'zod';
 
 export const reasonBody = z.strictObject({
-  reason: z.string().trim().min(1, 'is required: say why (it goes to the audit log)').max(500),
+  reason: z
+    .string({ error: (issue) => (issue.input === undefined ? 'is required: say why (it goes to the audit log)' : 'must be a string') })
+    .trim()
+    .min(1, 'is required: say why (it goes to the audit log)')
+    .max(500),
 });
 
 export const tokenBody = z.strictObject({
