@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+import { exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
+
+/** The API every scenario protects, and the principals that use it. */
+export const API = 'https://orders.bench.test';
+export const API_SCOPE = 'orders:read';
+export const ADMIN_API = 'urn:latch:admin';
+export const REDIRECT_URI = 'http://127.0.0.1:9/callback';
+
+export const CLIENTS = {
+  /** Gets tokens by client credentials (the token most scenarios introspect). */
+  svc: ['svc', 'svc-client-secret-0123456789abcdef0123'],
+  /** Logs users in (authorization code) for the revocation scenarios. */
+  web: ['web', 'web-client-secret-0123456789abcdef0123'],
+  /** The API's own credentials: the resource server that introspects. */
+  introspector: ['orders-api', 'orders-api-secret-0123456789abcdef0123'],
+  /** Calls the admin API (kill switch). */
+  admin: ['security-admin', 'security-admin-secret-0123456789abcdef'],
+} as const satisfies Record<string, readonly [string, string]>;
+
+/** Accounts: one per destructive step, so a revoke never affects a later measurement. */
+export const USERS = {
+  propagationUncached: { sub: 'sub-uma', username: 'uma', password: 'uma-password-123' },
+  propagationCached: { sub: 'sub-carl', username: 'carl', password: 'carl-password-12' },
+  revokeAllSmall: { sub: 'sub-sam', username: 'sam', password: 'sam-password-123' },
+  revokeAllLarge: { sub: 'sub-lara', username: 'lara', password: 'lara-password-12' },
+  /** Owner of the filler tokens of the storage scenario. */
+  filler: { sub: 'sub-filler', username: 'filler', password: 'filler-password-1' },
+} as const;
+
+/** The JSON config file (LATCH_CONFIG) Latch runs with in the bench. */
+export function latchFileConfig() {
+  return {
+    scopes: { [API_SCOPE]: 'Read orders', 'admin:read': 'Read security data', 'admin:write': 'Revoke access' },
+    resourceServers: [
+      { audience: API, name: 'Orders (bench)', scopes: [API_SCOPE], claims: [], introspectors: [CLIENTS.introspector[0]], accessTokenTTL: 3600 },
+      { audience: ADMIN_API, name: 'Latch admin API', scopes: ['admin:read', 'admin:write'] },
+    ],
+    clients: [
+      { client_id: CLIENTS.svc[0], client_secret: CLIENTS.svc[1], grant_types: ['client_credentials'], scope: API_SCOPE, resources: [API] },
+      {
+        client_id: CLIENTS.web[0],
+        client_secret: CLIENTS.web[1],
+        grant_types: ['authorization_code', 'refresh_token'],
+        redirect_uris: [REDIRECT_URI],
+        scope: `openid offline_access ${API_SCOPE}`,
+        resources: [API],
+      },
+      { client_id: CLIENTS.introspector[0], client_secret: CLIENTS.introspector[1], grant_types: [] },
+      { client_id: CLIENTS.admin[0], client_secret: CLIENTS.admin[1], grant_types: ['client_credentials'], scope: 'admin:read admin:write', resources: [ADMIN_API] },
+    ],
+    accounts: Object.values(USERS).map((u) => ({ ...u, roles: [] })),
+    ttl: { clientCredentials: 3600 },
+  };
+}
+
+export interface BenchSecrets {
+  jwks: { keys: JWK[] };
+  publicJwk: JWK;
+  privateKey: CryptoKey;
+  cookieKey: string;
+  /** LATCH_TOKEN_HASH_KEY (utf8); the bench needs it to write records in the adapter's format. */
+  tokenHashKey: string;
+}
+
+export async function benchSecrets(): Promise<BenchSecrets> {
+  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+  const kid = 'bench-key';
+  return {
+    jwks: { keys: [{ ...(await exportJWK(privateKey)), alg: 'RS256', use: 'sig', kid }] },
+    publicJwk: { ...(await exportJWK(publicKey)), alg: 'RS256', use: 'sig', kid },
+    privateKey,
+    cookieKey: randomBytes(32).toString('base64url'),
+    tokenHashKey: randomBytes(32).toString('base64url'),
+  };
+}

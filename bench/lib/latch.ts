@@ -1,0 +1,40 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { latchFileConfig, type BenchSecrets } from './bench-config.js';
+import { startProgram, type ChildServer } from './child-server.js';
+import { freePort } from './redis-server.js';
+
+/** The compiled production entry point (`npm run build`), run exactly as `npm start` runs it. */
+export const LATCH_MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+
+/**
+ * Starts the real Latch server (dist/src/main.js) as its own process with the bench config and
+ * keys, at LOG_LEVEL=info (the production default: no per-request log lines).
+ */
+export async function startLatch(redisUrl: string, secrets: BenchSecrets, nodeArgs: string[] = []): Promise<ChildServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'latch-bench-'));
+  const configFile = join(dir, 'latch.json');
+  writeFileSync(configFile, JSON.stringify(latchFileConfig()));
+  const url = `http://127.0.0.1:${port}`;
+  return startProgram(
+    LATCH_MAIN,
+    {
+      PORT: String(port),
+      ISSUER: url,
+      REDIS_URL: redisUrl,
+      LATCH_CONFIG: configFile,
+      LATCH_JWKS: JSON.stringify(secrets.jwks),
+      LATCH_COOKIE_KEYS: secrets.cookieKey,
+      LATCH_TOKEN_HASH_KEY: secrets.tokenHashKey,
+      LATCH_DEV_KEYS_FILE: join(dir, 'unused-dev-keys.json'),
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'development',
+    },
+    url,
+    '/readyz',
+    nodeArgs,
+  );
+}

@@ -1,0 +1,119 @@
+import * as oidc from 'openid-client';
+import { CLIENTS, REDIRECT_URI } from './bench-config.js';
+
+export function basic([id, secret]: readonly [string, string]): string {
+  return `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+}
+
+/** POSTs a form with HTTP Basic client authentication; returns status and parsed JSON (if any). */
+export async function postForm(url: string, form: Record<string, string>, client?: readonly [string, string]) {
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+  if (client) headers.authorization = basic(client);
+  const response = await fetch(url, { method: 'POST', headers, body: new URLSearchParams(form) });
+  const text = await response.text();
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, json, text };
+}
+
+/** An access token from the real token endpoint (client credentials). */
+export async function clientCredentials(issuer: string, client: readonly [string, string], scope: string, resource: string): Promise<string> {
+  const { status, json, text } = await postForm(`${issuer}/token`, { grant_type: 'client_credentials', scope, resource }, client);
+  if (status !== 200 || typeof json?.access_token !== 'string') throw new Error(`client_credentials failed (${status}): ${text.slice(0, 300)}`);
+  return json.access_token;
+}
+
+/** Whether introspecting `token` as `introspector` answers active. */
+export async function isActive(issuer: string, token: string, introspector: readonly [string, string] = CLIENTS.introspector): Promise<boolean> {
+  const { json } = await postForm(`${issuer}/introspect`, { token }, introspector);
+  return json?.active === true;
+}
+
+/** A minimal cookie-keeping browser over fetch that can submit Latch's server-rendered forms. */
+class Browser {
+  readonly cookies = new Map<string, string>();
+
+  async request(url: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
+    headers.set('accept', 'text/html');
+    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair!.indexOf('=');
+      const value = pair!.slice(eq + 1).trim();
+      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(line)) this.cookies.delete(pair!.slice(0, eq).trim());
+      else this.cookies.set(pair!.slice(0, eq).trim(), value);
+    }
+    return response;
+  }
+
+  async follow(url: string, origin: string): Promise<{ url: string; html?: string }> {
+    let next = url;
+    for (let hops = 0; hops < 20; hops++) {
+      if (!next.startsWith(origin)) return { url: next };
+      const response = await this.request(next);
+      const location = response.headers.get('location');
+      if (response.status >= 300 && response.status < 400 && location) {
+        next = new URL(location, next).href;
+        continue;
+      }
+      return { url: next, html: await response.text() };
+    }
+    throw new Error('too many redirects');
+  }
+
+  async submit(pageUrl: string, html: string, actionSuffix: string, fields: Record<string, string> = {}): Promise<Response> {
+    const forms = [...html.matchAll(/<form[^>]*action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/g)];
+    const form = forms.find((f) => f[1]!.endsWith(actionSuffix));
+    if (!form) throw new Error(`no form ending with ${actionSuffix} on ${pageUrl}`);
+    const body = new URLSearchParams();
+    for (const input of form[2]!.matchAll(/<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) {
+      body.set(input[1]!, input[2]!.replace(/&amp;/g, '&'));
+    }
+    for (const [k, v] of Object.entries(fields)) body.set(k, v);
+    return this.request(new URL(form[1]!, pageUrl).href, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+    });
+  }
+}
+
+/**
+ * Logs `user` in through Latch's real login and consent pages (authorization code + PKCE) as the
+ * bench's web client and returns the user's access token.
+ */
+export async function userAccessToken(issuer: string, user: { username: string; password: string }, scope: string, resource: string): Promise<string> {
+  const client = await oidc.discovery(new URL(issuer), CLIENTS.web[0], undefined, oidc.ClientSecretBasic(CLIENTS.web[1]), {
+    execute: [oidc.allowInsecureRequests],
+  });
+  const browser = new Browser();
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const url = oidc.buildAuthorizationUrl(client, {
+    redirect_uri: REDIRECT_URI,
+    scope: `openid ${scope}`,
+    resource,
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    prompt: 'consent',
+  });
+  let step = await browser.follow(url.href, issuer);
+  for (let i = 0; i < 4 && step.html; i++) {
+    const response = step.html.includes('/login"')
+      ? await browser.submit(step.url, step.html, '/login', { username: user.username, password: user.password })
+      : await browser.submit(step.url, step.html, '/confirm');
+    const location = response.headers.get('location');
+    if (!location) throw new Error(`login step failed with ${response.status}: ${(await response.text()).slice(0, 300)}`);
+    step = await browser.follow(new URL(location, step.url).href, issuer);
+  }
+  if (!step.url.startsWith(REDIRECT_URI)) throw new Error(`login flow ended at ${step.url}`);
+  const tokens = await oidc.authorizationCodeGrant(client, new URL(step.url), { pkceCodeVerifier: verifier, expectedState: state }, { resource });
+  return tokens.access_token;
+}

@@ -1,0 +1,100 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { benchSecrets } from './lib/bench-config.js';
+import type { BenchContext, ScenarioResult } from './lib/context.js';
+import { startRedis } from './lib/redis-server.js';
+import { machine, markdownTable, skippedRow, type Row } from './lib/report.js';
+import { introspectionScenario } from './scenarios/introspection.js';
+import { profileScenario } from './scenarios/profile.js';
+import { resourceServerScenario } from './scenarios/resource-server.js';
+import { revocationScenario } from './scenarios/revocation.js';
+import { storageScenario } from './scenarios/storage.js';
+
+const USAGE = `npm run bench [-- options]
+  --quick            short runs (5 s, 1 s warm-up) and 100k instead of 1M stored tokens
+  --only=a,b         scenarios to run: introspection, resource-server, revocation, storage, profile
+  --duration=S       seconds per measured run (default 10)
+  --warmup=S         seconds of discarded warm-up before each run (default 2)
+  --connections=N    autocannon connections (default 32)
+  --profile          also run Latch introspection under --cpu-prof and summarise the top frames`;
+
+const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> = {
+  introspection: introspectionScenario,
+  'resource-server': resourceServerScenario,
+  revocation: revocationScenario,
+  storage: storageScenario,
+  profile: profileScenario,
+};
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      profile: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const quick = values.quick!;
+  const names = values.only
+    ? values.only.split(',').map((s) => s.trim())
+    : ['introspection', 'resource-server', 'revocation', 'storage', ...(values.profile ? ['profile'] : [])];
+  for (const name of names) if (!SCENARIOS[name]) throw new Error(`unknown scenario "${name}"\n${USAGE}`);
+
+  const settings = {
+    connections: Number(values.connections ?? 32),
+    durationS: Number(values.duration ?? (quick ? 5 : 10)),
+    warmupS: Number(values.warmup ?? (quick ? 1 : 2)),
+  };
+  const started = new Date();
+  const log = (message: string) => process.stderr.write(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
+  const redis = await startRedis();
+  const ctx: BenchContext = { settings, quick, redis, secrets: await benchSecrets(), log };
+
+  const rows: Row[] = [];
+  const raw: Record<string, unknown> = {};
+  try {
+    for (const name of names) {
+      try {
+        const result = await SCENARIOS[name]!(ctx);
+        rows.push(...result.rows);
+        raw[name] = result.raw;
+      } catch (err) {
+        // A failed scenario is reported, never silently dropped; the others still run.
+        log(`${name} failed: ${(err as Error).stack ?? String(err)}`);
+        rows.push(skippedRow(name, '(scenario)', `failed: ${(err as Error).message.split('\n')[0]}`));
+        raw[name] = { error: (err as Error).message };
+      }
+    }
+  } finally {
+    await redis.close();
+  }
+
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const report = { started: started.toISOString(), finished: new Date().toISOString(), command, machine: machine(), settings, quick, rows, raw };
+  const dir = new URL('../../bench/results/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  const file = new URL(`${started.toISOString().replace(/[:.]/g, '-')}.json`, dir);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+
+  const m = report.machine;
+  process.stdout.write(
+    `\n${markdownTable(rows)}\n\n${m.cpus} × ${m.cpuModel}, Node ${m.node}; ${settings.connections} connections, ` +
+      `${settings.durationS} s per run after ${settings.warmupS} s warm-up${quick ? ' (--quick)' : ''}\nJSON: ${file.pathname}\n`,
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
