@@ -1,0 +1,161 @@
+import { parseArgs } from 'node:util';
+import { AdminClient, CliError } from './admin-client.js';
+import { progress, table } from './format.js';
+
+const USAGE = `latch — command line for Latch security staff (a client of the admin API)
+
+Usage: latch admin <command> [arguments] [options]
+
+Commands:
+  account <username>                          show an account
+  sessions <username>                         list the account's live device sessions
+  revoke-user <username> --reason R           log the account out of everything, at once
+  revoke-session <username> <id> --reason R   end one device session
+  revoke-client <client_id> --reason R        revoke every token of a client
+  revoke-client <client_id> --user U --reason R   ...of one client for one user
+  revoke-token --reason R                     revoke the token read from standard input
+  disable <username> --reason R               disable: all tokens dead, logins refused
+  enable <username> --reason R                enable again (old tokens stay dead)
+  audit [--limit N] [--after ID] [--follow]   read the audit log (--follow keeps printing)
+
+Options:
+  --json            machine-readable output
+  --no-wait         do not wait for the background cleanup after a revocation
+  --url URL         Latch's address (env LATCH_URL, default http://localhost:3000)
+  --client-id ID    admin client (env LATCH_ADMIN_CLIENT_ID)
+  secret            env LATCH_ADMIN_CLIENT_SECRET (never a flag: it would show in ps and history)
+
+Exit codes: 0 done, 1 refused or failed, 2 bad usage, 3 Latch unreachable.
+`;
+
+interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  stdin: () => Promise<string>;
+  env: Record<string, string | undefined>;
+  tty: boolean;
+}
+
+type Options = { json?: boolean; reason?: string; user?: string; limit?: string; after?: string; follow?: boolean; 'no-wait'?: boolean; url?: string; 'client-id'?: string; help?: boolean };
+
+function need(value: string | undefined, what: string): string {
+  if (!value) throw new CliError(`missing ${what}\n\n${USAGE}`, 2);
+  return value;
+}
+
+async function waitForJob(client: AdminClient, job: string | undefined, io: Io, json: boolean): Promise<void> {
+  if (!job) return;
+  let last = '';
+  for (;;) {
+    const status = await client.call<{ total: number; done: number; state: string }>('GET', `/admin/jobs/${encodeURIComponent(job)}`);
+    if (!json) {
+      const line = progress(status.done, status.total, io.tty);
+      if (line !== last) io.err(line);
+      last = line;
+    }
+    if (status.state !== 'running') {
+      if (!json && io.tty) io.err('\n');
+      if (status.state === 'failed') throw new CliError('the cleanup job failed; the revocation itself stands (dead records expire by TTL)', 1);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function run(argv: string[], io: Io): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean' }, reason: { type: 'string' }, user: { type: 'string' }, limit: { type: 'string' }, after: { type: 'string' },
+      follow: { type: 'boolean' }, 'no-wait': { type: 'boolean' }, url: { type: 'string' }, 'client-id': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  }) as { values: Options; positionals: string[] };
+  const [group, command, ...args] = positionals;
+  if (values.help || !group) return io.out(USAGE);
+  if (group !== 'admin' || !command) throw new CliError(`unknown command "${positionals.join(' ')}"\n\n${USAGE}`, 2);
+
+  const client = new AdminClient({
+    url: values.url ?? io.env.LATCH_URL ?? 'http://localhost:3000',
+    clientId: need(values['client-id'] ?? io.env.LATCH_ADMIN_CLIENT_ID, 'the admin client id (LATCH_ADMIN_CLIENT_ID)'),
+    clientSecret: need(io.env.LATCH_ADMIN_CLIENT_SECRET, 'the admin client secret (LATCH_ADMIN_CLIENT_SECRET)'),
+  });
+  const json = !!values.json;
+  const print = (data: unknown, human: () => string) => io.out(json ? `${JSON.stringify(data, null, 2)}\n` : human());
+  const user = (i = 0) => encodeURIComponent(need(args[i], 'the username'));
+  const reason = () => ({ reason: need(values.reason, '--reason (it goes to the audit log)') });
+  const revoked = async (what: string, result: Record<string, unknown>) => {
+    print(result, () => `${what}: ${result.tokens ?? 0} token(s) under ${result.grants ?? 0} grant(s), ${result.sessions ?? 0} session(s) dead now (audit ${result.audit_id})\n`);
+    if (!values['no-wait']) await waitForJob(client, result.job as string | undefined, io, json);
+  };
+
+  switch (command) {
+    case 'account': {
+      const account = await client.call('GET', `/admin/accounts/${user()}`);
+      return print(account, () => table([account], [['username', 'username'], ['sub', 'sub'], ['email', 'email'], ['roles', 'roles'], ['disabled', 'disabled']]));
+    }
+    case 'sessions': {
+      const { sessions } = await client.call<{ sessions: Array<Record<string, unknown>> }>('GET', `/admin/accounts/${user()}/sessions`);
+      return print(sessions, () =>
+        table(sessions, [['id', 'id'], ['client_name', 'client'], ['created_at', 'created'], ['last_used_at', 'last used'], ['ip', 'ip'], ['place', 'place'], ['user_agent', 'user agent']]),
+      );
+    }
+    case 'revoke-user':
+      return revoked(`revoked ${args[0]}`, await client.call('POST', `/admin/accounts/${user()}/revoke`, reason()));
+    case 'revoke-session':
+      return revoked(`ended session ${args[1]}`, await client.call('POST', `/admin/accounts/${user()}/sessions/${encodeURIComponent(need(args[1], 'the session id'))}/revoke`, reason()));
+    case 'revoke-client': {
+      const id = encodeURIComponent(need(args[0], 'the client id'));
+      if (values.user) return revoked(`revoked ${args[0]} for ${values.user}`, await client.call('POST', `/admin/accounts/${encodeURIComponent(values.user)}/clients/${id}/revoke`, reason()));
+      return revoked(`revoked client ${args[0]}`, await client.call('POST', `/admin/clients/${id}/revoke`, reason()));
+    }
+    case 'revoke-token': {
+      const token = (await io.stdin()).trim();
+      return revoked('revoked token', await client.call('POST', '/admin/tokens/revoke', { token: need(token, 'the token on standard input'), ...reason() }));
+    }
+    case 'disable':
+      return revoked(`disabled ${args[0]}`, await client.call('POST', `/admin/accounts/${user()}/disable`, reason()));
+    case 'enable': {
+      const result = await client.call('POST', `/admin/accounts/${user()}/enable`, reason());
+      return print(result, () => `enabled ${args[0]} (tokens from before stay dead; audit ${result.audit_id})\n`);
+    }
+    case 'audit': {
+      const columns: Array<[string, string]> = [['at', 'time'], ['actor', 'actor'], ['action', 'action'], ['target', 'target'], ['count', 'tokens'], ['reason', 'reason'], ['id', 'id']];
+      let after = values.after;
+      let first = true;
+      for (;;) {
+        const query = new URLSearchParams({ limit: values.limit ?? '100', ...(after ? { after } : {}) });
+        const { entries } = await client.call<{ entries: Array<Record<string, unknown>> }>('GET', `/admin/audit?${query}`);
+        if (entries.length || first) {
+          if (json) entries.forEach((e) => io.out(`${JSON.stringify(e)}\n`));
+          else io.out(first ? table(entries, columns) : table(entries, columns).split('\n').slice(1).join('\n'));
+        }
+        first = false;
+        after = (entries.at(-1)?.id as string | undefined) ?? after;
+        if (!values.follow) return;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+    default:
+      throw new CliError(`unknown command "admin ${command}"\n\n${USAGE}`, 2);
+  }
+}
+
+/** Runs the CLI; returns the exit code (the process entry point passes it to process.exit). */
+export async function main(argv: string[], io: Io): Promise<number> {
+  try {
+    await run(argv, io);
+    return 0;
+  } catch (err) {
+    if (err instanceof CliError) {
+      io.err(`latch: ${err.message}\n`);
+      return err.exitCode;
+    }
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`latch: ${(err as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    io.err(`latch: unexpected error: ${(err as Error).message}\n`);
+    return 1;
+  }
+}

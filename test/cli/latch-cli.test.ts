@@ -1,0 +1,114 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { startLatch, type TestLatch } from '../support/latch-server.js';
+import { logIn, postForm, webClient } from '../support/oauth.js';
+import { startRedis, type TestRedis } from '../support/redis-server.js';
+import { SECRETS } from '../support/test-config.js';
+
+let redis: TestRedis;
+let latch: TestLatch;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `latch` command (bin/latch.js → compiled CLI) as its own process. */
+function latchCli(args: string[], env: Record<string, string> = {}, stdin = ''): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/latch.js', ...args], {
+      env: { PATH: process.env.PATH!, LATCH_URL: latch.url, LATCH_ADMIN_CLIENT_ID: 'security-admin', LATCH_ADMIN_CLIENT_SECRET: SECRETS.admin, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+const active = async (token: string) => (await postForm(`${latch.url}/introspect`, { token }, ['api-a', SECRETS.apiA])).json!.active;
+
+beforeAll(async () => {
+  execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
+  redis = await startRedis();
+  latch = await startLatch(redis.url);
+}, 120_000);
+afterAll(async () => {
+  await latch.close();
+  await redis.close();
+});
+
+describe('latch admin (CLI)', () => {
+  it('lists sessions as a table and as JSON', async () => {
+    await logIn(latch.url, await webClient(latch.url));
+    const human = await latchCli(['admin', 'sessions', 'alice']);
+    expect(human.code).toBe(0);
+    expect(human.stdout.split('\n')[0]).toMatch(/^ID\s+CLIENT\s+CREATED\s+LAST USED\s+IP\s+PLACE\s+USER AGENT$/);
+    expect(human.stdout).toContain('Web App');
+    const json = await latchCli(['admin', 'sessions', 'alice', '--json']);
+    expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ client_id: 'web', client_name: 'Web App', ip: '127.0.0.1' })]);
+  });
+
+  it('revokes a user with a reason, waits for the cleanup, and the audit log shows it', async () => {
+    const { tokens } = await logIn(latch.url, await webClient(latch.url));
+    const run = await latchCli(['admin', 'revoke-user', 'alice', '--reason', 'stolen phone']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^revoked alice: \d+ token\(s\) under \d+ grant\(s\), \d+ session\(s\) dead now \(audit \d+-\d+\)\n$/);
+    expect(run.stderr).toMatch(/cleanup: \d+\/\d+/);
+    expect(await active(tokens.access_token)).toBe(false);
+    const audit = await latchCli(['admin', 'audit', '--json']);
+    const entries = audit.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(entries.at(-1)).toMatchObject({ actor: 'security-admin', action: 'revoke-user', target: 'account:alice', reason: 'stolen phone' });
+  });
+
+  it('revokes a token read from standard input, and disables and enables an account', async () => {
+    const { tokens } = await logIn(latch.url, await webClient(latch.url));
+    const run = await latchCli(['admin', 'revoke-token', '--reason', 'pasted in chat'], {}, `${tokens.access_token}\n`);
+    expect(run.code).toBe(0);
+    expect(await active(tokens.access_token)).toBe(false);
+    expect((await latchCli(['admin', 'disable', 'bob', '--reason', 'left the company'])).code).toBe(0);
+    expect(JSON.parse((await latchCli(['admin', 'account', 'bob', '--json'])).stdout)).toMatchObject({ disabled: true });
+    expect((await latchCli(['admin', 'enable', 'bob', '--reason', 'came back'])).code).toBe(0);
+  });
+
+  it('follows the audit log as new entries arrive', async () => {
+    const child = spawn(process.execPath, ['bin/latch.js', 'admin', 'audit', '--follow', '--json'], {
+      env: { PATH: process.env.PATH!, LATCH_URL: latch.url, LATCH_ADMIN_CLIENT_ID: 'auditor', LATCH_ADMIN_CLIENT_SECRET: SECRETS.auditor },
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    await new Promise((r) => setTimeout(r, 1500));
+    await latchCli(['admin', 'revoke-client', 'web', '--user', 'alice', '--reason', 'followed']);
+    for (let i = 0; i < 50 && !out.includes('"followed"'); i++) await new Promise((r) => setTimeout(r, 100));
+    child.kill();
+    expect(out).toContain('"reason":"followed"');
+  });
+
+  it('exits non-zero with a clear message on failure', async () => {
+    const unknown = await latchCli(['admin', 'revoke-user', 'nobody', '--reason', 'x']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe('latch: POST /admin/accounts/nobody/revoke failed (404): no account with username "nobody"\n');
+
+    const noReason = await latchCli(['admin', 'revoke-user', 'alice']);
+    expect(noReason.code).toBe(2);
+    expect(noReason.stderr).toMatch(/^latch: missing --reason/);
+
+    const readOnly = await latchCli(['admin', 'revoke-user', 'alice', '--reason', 'x'], { LATCH_ADMIN_CLIENT_ID: 'auditor', LATCH_ADMIN_CLIENT_SECRET: SECRETS.auditor });
+    expect(readOnly.code).toBe(1);
+    expect(readOnly.stderr).toMatch(/failed \(403\): this call needs the admin:write scope/);
+
+    const badSecret = await latchCli(['admin', 'sessions', 'alice'], { LATCH_ADMIN_CLIENT_SECRET: 'wrong' });
+    expect(badSecret.code).toBe(1);
+    expect(badSecret.stderr).toMatch(/cannot get an admin token for client "security-admin": invalid_client/);
+
+    const down = await latchCli(['admin', 'sessions', 'alice'], { LATCH_URL: 'http://127.0.0.1:9' });
+    expect(down.code).toBe(3);
+    expect(down.stderr).toMatch(/^latch: cannot reach Latch at http:\/\/127\.0\.0\.1:9/);
+
+    const usage = await latchCli(['admin', 'frobnicate']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('unknown command "admin frobnicate"');
+  });
+});
