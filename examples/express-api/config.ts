@@ -1,0 +1,14 @@
+import type { ResourceServerOptions } from 'latch/resource-server';
+
+/** Middleware options from the environment. Defaults match config/demo.json and `npm start` on :3000 (same as the Koa example). */
+export function optionsFromEnv(env: NodeJS.ProcessEnv): ResourceServerOptions {
+  const ttl = env.CACHE_MAX_TTL_SECONDS ? Number(env.CACHE_MAX_TTL_SECONDS) : undefined;
+  return {
+    issuer: env.LATCH_ISSUER ?? 'http://localhost:3000',
+    client: { clientId: env.API_CLIENT_ID ?? 'orders-api', clientSecret: env.API_CLIENT_SECRET ?? 'orders-api-secret-change-me-0123456789abc' },
+    audience: env.API_AUDIENCE ?? 'https://orders.api.example',
+    realm: 'orders',
+    // Off unless asked for: every call introspects. On, revocations still win at once via Redis events.
+    cache: ttl ? { maxTtlSeconds: ttl, revocationEvents: { redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379' } } : false,
+  };
+}
