@@ -58,6 +58,34 @@ describe('the server process (npm start)', () => {
     expect(proc.err()).not.toContain('Unsupported runtime');
   });
 
+  it('starts in production mode with its own keys, as the container image runs it', async () => {
+    const port = await freePort();
+    const { generateKeyPair, exportJWK } = await import('jose');
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const proc = run({
+      NODE_ENV: 'production',
+      PORT: String(port),
+      REDIS_URL: redis.url,
+      ISSUER: 'https://id.example.test',
+      LATCH_JWKS: JSON.stringify({ keys: [{ ...(await exportJWK(privateKey)), alg: 'ES256', use: 'sig', kid: 'p1' }] }),
+      LATCH_COOKIE_KEYS: 'production-cookie-key-0123456789abcdef0',
+      LATCH_TOKEN_HASH_KEY: 'production-token-hash-key-0123456789abc',
+    });
+    running.push(proc.child);
+    let ready = false;
+    for (let i = 0; i < 100 && !ready; i++) {
+      ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+      if (!ready) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(ready).toBe(true);
+    expect(proc.out()).not.toContain('DEVELOPMENT KEYS');
+    const jwks = (await (await fetch(`http://127.0.0.1:${port}/jwks`)).json()) as { keys: Array<{ kid: string; d?: string }> };
+    expect(jwks.keys.map((k) => k.kid)).toEqual(['p1']);
+    expect(jwks.keys[0]!.d).toBeUndefined();
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+  });
+
   it('stops with a message naming the field when the config is invalid', async () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ clients: [{ client_id: 'x', grant_types: ['client_credentials'] }] }));
