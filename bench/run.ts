@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { benchSecrets } from './lib/bench-config.js';
+import { cpuSnapshot, foreignCores } from './lib/foreign-cpu.js';
 import type { BenchContext, ScenarioResult } from './lib/context.js';
 import { startRedis } from './lib/redis-server.js';
 import { machine, markdownTable, skippedRow, type Row } from './lib/report.js';
@@ -16,7 +17,9 @@ const USAGE = `npm run bench [-- options]
   --duration=S       seconds per measured run (default 10)
   --warmup=S         seconds of discarded warm-up before each run (default 2)
   --connections=N    autocannon connections (default 32)
-  --profile          also run Latch introspection under --cpu-prof and summarise the top frames`;
+  --profile          also run Latch introspection under --cpu-prof and summarise the top frames
+  --quiet-wait=S     before starting, wait up to S seconds (default 120) for other processes to
+                     leave the CPUs alone (< 0.3 cores busy); every load row notes competing CPU`;
 
 const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> = {
   introspection: introspectionScenario,
@@ -25,6 +28,23 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> 
   storage: storageScenario,
   profile: profileScenario,
 };
+
+/** Waits (bounded) until processes outside the bench use < 0.3 cores; returns what it last saw. */
+async function waitForQuiet(maxSeconds: number, log: (m: string) => void): Promise<{ foreignCores?: number; waitedS: number }> {
+  const started = Date.now();
+  for (;;) {
+    const before = cpuSnapshot();
+    await new Promise((r) => setTimeout(r, 2000));
+    const foreign = foreignCores(before, cpuSnapshot());
+    const waitedS = Math.round((Date.now() - started) / 1000);
+    if (foreign === undefined || foreign < 0.3) return { foreignCores: foreign, waitedS };
+    if (waitedS >= maxSeconds) {
+      log(`other processes still use ${foreign} cores after ${waitedS} s; measuring anyway (rows note it)`);
+      return { foreignCores: foreign, waitedS };
+    }
+    log(`other processes use ${foreign} cores; waiting for a quieter machine`);
+  }
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -35,6 +55,7 @@ async function main(): Promise<void> {
       warmup: { type: 'string' },
       connections: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      'quiet-wait': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -55,6 +76,7 @@ async function main(): Promise<void> {
   };
   const started = new Date();
   const log = (message: string) => process.stderr.write(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
+  const quiet = await waitForQuiet(Number(values['quiet-wait'] ?? 120), log);
   const redis = await startRedis();
   const ctx: BenchContext = { settings, quick, redis, secrets: await benchSecrets(), log };
 
@@ -78,7 +100,7 @@ async function main(): Promise<void> {
   }
 
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-  const report = { started: started.toISOString(), finished: new Date().toISOString(), command, machine: machine(), settings, quick, rows, raw };
+  const report = { quietAtStart: quiet, started: started.toISOString(), finished: new Date().toISOString(), command, machine: machine(), settings, quick, rows, raw };
   const dir = new URL('../../bench/results/', import.meta.url);
   mkdirSync(dir, { recursive: true });
   const file = new URL(`${started.toISOString().replace(/[:.]/g, '-')}.json`, dir);

@@ -19,8 +19,13 @@ export interface PropagationResult {
   after: number;
   /** When the first denial arrived, relative to the revoke returning (negative: before it returned). */
   firstDenialMs: number | undefined;
-  /** When the last stale accept arrived, relative to the revoke returning. */
-  lastStaleAcceptMs: number | undefined;
+  /** When the first request that was denied had been sent, relative to the revoke returning. */
+  firstDeniedSentMs: number | undefined;
+  /**
+   * The stale window: when the last request that was still accepted had been sent, relative to
+   * the revoke returning; 0 when nothing sent after the revoke returned was accepted.
+   */
+  staleWindowMs: number;
   rps: number;
 }
 
@@ -69,7 +74,8 @@ export async function measurePropagation(
   const post = log.filter((e) => e.sent > revoked);
   const stale = post.filter((e) => e.ok);
   const firstDenial = log.reduce((min, e) => (!e.ok && e.done > revokeStart && e.done < min ? e.done : min), Infinity);
-  const lastStale = stale.reduce((max, e) => Math.max(max, e.done), -Infinity);
+  const firstDeniedSent = log.reduce((min, e) => (!e.ok && e.done > revokeStart && e.sent < min ? e.sent : min), Infinity);
+  const lastStaleSent = stale.reduce((max, e) => Math.max(max, e.sent), revoked);
   const round = (n: number | undefined) => (n === undefined ? undefined : Math.round(n * 100) / 100);
   return {
     before: { requests: pre.length, rejected: pre.filter((e) => !e.ok).length },
@@ -77,7 +83,8 @@ export async function measurePropagation(
     staleAccepts: stale.length,
     after: post.length,
     firstDenialMs: round(Number.isFinite(firstDenial) ? firstDenial - revoked : undefined),
-    lastStaleAcceptMs: round(Number.isFinite(lastStale) ? lastStale - revoked : undefined),
+    firstDeniedSentMs: round(Number.isFinite(firstDeniedSent) ? firstDeniedSent - revoked : undefined),
+    staleWindowMs: round(lastStaleSent - revoked)!,
     rps: Math.round(log.length / ((ended - started) / 1000)),
   };
 }

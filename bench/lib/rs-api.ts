@@ -1,7 +1,7 @@
 import { API, API_SCOPE, CLIENTS } from './bench-config.js';
 import { startServer, type ChildServer } from './child-server.js';
 import type { BenchContext } from './context.js';
-import { RESOURCE_SERVER_MODULE } from './dependencies.js';
+import { EXAMPLE_APP_MODULE, RESOURCE_SERVER_MODULE } from './dependencies.js';
 
 export type RsMode = 'introspect' | 'cached' | 'jwt';
 
@@ -16,5 +16,6 @@ export function startRsApi(ctx: BenchContext, mode: RsMode, issuer: string): Pro
     redisUrl: ctx.redis.url,
     publicJwk: ctx.secrets.publicJwk,
     resourceServerModule: RESOURCE_SERVER_MODULE,
+    exampleAppModule: EXAMPLE_APP_MODULE,
   });
 }

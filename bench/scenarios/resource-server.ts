@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose';
 import { API, API_SCOPE, CLIENTS } from '../lib/bench-config.js';
 import type { BenchContext, ScenarioResult } from '../lib/context.js';
-import { resourceServerMissing } from '../lib/dependencies.js';
+import { exampleApiName, resourceServerMissing } from '../lib/dependencies.js';
 import { startLatch } from '../lib/latch.js';
 import { measure, type LoadResult } from '../lib/load.js';
 import { clientCredentials, postForm } from '../lib/oauth.js';
@@ -16,7 +16,8 @@ const SECTION = 'Resource server';
  */
 export async function resourceServerScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const missing = resourceServerMissing();
-  const names = { jwt: 'Example API verifying a local RS256 JWT (jose)', introspect: 'Example API introspecting every call', cached: 'Example API with the revocation-aware cache' };
+  const api = exampleApiName();
+  const names = { jwt: `${api}, local RS256 JWT verify (jose)`, introspect: `${api}, introspecting every call`, cached: `${api}, revocation-aware cache` };
   if (missing) {
     return {
       rows: [
@@ -40,15 +41,15 @@ export async function resourceServerScenario(ctx: BenchContext): Promise<Scenari
     const results: Partial<Record<RsMode, LoadResult>> = {};
     for (const mode of ['jwt', 'introspect', 'cached'] as const) {
       ctx.log(`resource server: ${names[mode]}`);
-      const api = await startRsApi(ctx, mode, latch.url);
+      const server = await startRsApi(ctx, mode, latch.url);
       const bearer = mode === 'jwt' ? jwt : token;
-      const check = await fetch(`${api.url}/orders`, { headers: { authorization: `Bearer ${bearer}` } });
+      const check = await fetch(`${server.url}/orders`, { headers: { authorization: `Bearer ${bearer}` } });
       if (check.status !== 200) throw new Error(`${mode}: GET /orders answered ${check.status}: ${(await check.text()).slice(0, 200)}`);
       results[mode] = await measure(
-        { url: `${api.url}/orders`, method: 'GET', headers: { authorization: `Bearer ${bearer}` }, accepted: (status) => status === 200 },
+        { url: `${server.url}/orders`, method: 'GET', headers: { authorization: `Bearer ${bearer}` }, accepted: (status) => status === 200 },
         settings,
       );
-      await api.close();
+      await server.close();
     }
     const { jwt: j, introspect: i, cached: c } = results as Record<RsMode, LoadResult>;
     const rows: Row[] = [
