@@ -72,7 +72,8 @@ for i, key in ipairs(KEYS) do
     if r[4] then
       local acct = redis.call('HMGET', ARGV[1] .. 'acct:{a.' .. r[4] .. '}',
         'disabled', 'epoch', 'ce:' .. (r[5] or ''), 'username', 'email', 'name', 'roles')
-      for j = 1, 7 do out[6 + j] = acct[j] or '' end
+      out[7], out[8], out[9] = acct[1] or '', acct[2] or '', acct[3] or ''
+      out[11], out[12], out[13], out[14] = acct[4] or '', acct[5] or '', acct[6] or '', acct[7] or ''
     end
     if r[5] then
       out[10] = redis.call('HGET', ARGV[1] .. 'client-epochs', r[5]) or ''

@@ -52,10 +52,54 @@ export const accountSchema = z.strictObject({
   roles: z.array(z.string()).default([]),
 });
 
+const degrees = (min: number, max: number) => z.number().min(min).max(max);
+
+export const geoSchema = z.strictObject({
+  /**
+   * Location headers set by a trusted edge (e.g. Cloudflare's `cf-iplatitude`/`cf-iplongitude`).
+   * Only configure this when every request passes through that edge: clients can send these too.
+   */
+  edgeHeaders: z
+    .strictObject({
+      latitude: z.string().min(1),
+      longitude: z.string().min(1),
+      city: z.string().min(1).optional(),
+      country: z.string().min(1).optional(),
+    })
+    .optional(),
+  /** Known networks and where they are (offices, VPN egress), checked before any database. */
+  networks: z
+    .array(
+      z.strictObject({
+        cidr: z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'must be a CIDR block like 203.0.113.0/24'),
+        latitude: degrees(-90, 90),
+        longitude: degrees(-180, 180),
+        place: z.string().min(1),
+      }),
+    )
+    .default([]),
+  /** Use the optional `geoip-lite` package (an offline IP database) when it is installed. */
+  geoipLite: z.boolean().default(true),
+});
+
+export const impossibleTravelSchema = z.strictObject({
+  /** revoke: kill the account's tokens and sessions and refuse the login; deny: refuse the login; alert: event only. */
+  action: z.enum(['revoke', 'deny', 'alert', 'off']).default('revoke'),
+  maxSpeedKmh: z.number().positive().default(900),
+  minDistanceKm: z.number().nonnegative().default(500),
+});
+
 export const configSchema = z
   .strictObject({
     /** Descriptions of the scopes shown on the consent page. */
     scopes: z.record(scopeName, z.string()).default({}),
+    /**
+     * Role → the API scopes it allows. A scope named by any role is governed: a user keeps it only
+     * while one of their current roles allows it. Scopes no role names are not restricted.
+     */
+    roles: z.record(z.string().regex(/^[a-z0-9:_-]{1,64}$/i, 'must be a role name'), z.array(scopeName)).default({}),
+    geo: geoSchema.default({ networks: [], geoipLite: true }),
+    impossibleTravel: impossibleTravelSchema.default({ action: 'revoke', maxSpeedKmh: 900, minDistanceKm: 500 }),
     resourceServers: z.array(resourceServerSchema).default([]),
     clients: z.array(clientSchema).min(1),
     accounts: z.array(accountSchema).default([]),
@@ -116,8 +160,21 @@ export const configSchema = z
         }
       });
     });
+    const apiScopes = new Set(config.resourceServers.flatMap((rs) => rs.scopes));
+    for (const [role, scopes] of Object.entries(config.roles)) {
+      scopes.forEach((scope, j) => {
+        if (!apiScopes.has(scope)) {
+          ctx.addIssue({ code: 'custom', path: ['roles', role, j], message: `no resource server has scope "${scope}"` });
+        }
+      });
+    }
     const usernames = new Set<string>();
     config.accounts.forEach((account, i) => {
+      account.roles.forEach((role, j) => {
+        if (!(role in config.roles)) {
+          ctx.addIssue({ code: 'custom', path: ['accounts', i, 'roles', j], message: `no role "${role}" in roles` });
+        }
+      });
       if (usernames.has(account.username)) {
         ctx.addIssue({ code: 'custom', path: ['accounts', i, 'username'], message: `duplicate username "${account.username}"` });
       }
@@ -129,3 +186,5 @@ export type LatchFileConfig = z.infer<typeof configSchema>;
 export type ResourceServerConfig = z.infer<typeof resourceServerSchema>;
 export type ClientConfig = z.infer<typeof clientSchema>;
 export type AccountConfig = z.infer<typeof accountSchema>;
+export type GeoConfig = z.infer<typeof geoSchema>;
+export type ImpossibleTravelConfig = z.infer<typeof impossibleTravelSchema>;

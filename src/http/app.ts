@@ -4,11 +4,13 @@ import type { Redis } from 'ioredis';
 import { redisAdapterFactory } from '../../adapters/redis/redis-adapter.js';
 import { RedisStore } from '../../adapters/redis/redis-store.js';
 import { AccountStore } from '../accounts/account-store.js';
+import { RolePolicy } from '../accounts/role-policy.js';
 import type { LatchConfig } from '../config/load.js';
 import { interactionRoutes } from '../interactions/interaction-routes.js';
 import { ClientAuthenticator } from '../introspection/client-authenticator.js';
 import { introspectionEndpoint } from '../introspection/introspection-endpoint.js';
 import { Introspector } from '../introspection/introspect.js';
+import { JwtResponder } from '../introspection/jwt-response.js';
 import type { Logger } from '../log/logger.js';
 import { providerConfiguration } from '../provider/configuration.js';
 import { ResourceServers } from '../provider/resource-servers.js';
@@ -55,7 +57,7 @@ export function createLatch(config: LatchConfig, redis: Redis, logger: Logger, o
   const resourceServers = new ResourceServers(config.file);
   const revocations = new Revocations(store, new EventPublisher(store), logger);
   const audit = new AuditLog(store);
-  const introspector = new Introspector({ store, issuer: config.issuer, resourceServers });
+  const introspector = new Introspector({ store, issuer: config.issuer, resourceServers, roles: new RolePolicy(config.file.roles) });
   const adapter = redisAdapterFactory(store, {
     grantRevoked: ({ accountId, clientId }) => {
       revocations
@@ -106,7 +108,11 @@ export function createLatch(config: LatchConfig, redis: Redis, logger: Logger, o
   const latch = { provider, store, accounts, revocations, audit, introspector };
   if (options.leanIntrospection === false) return { ...latch, callback: koa };
 
-  const introspect = introspectionEndpoint(introspector, new ClientAuthenticator(config.file.clients), logger, koa);
+  const jwt = {
+    responder: new JwtResponder(config.secrets.jwks, config.issuer),
+    algs: new Map(config.file.clients.flatMap((c) => (c.introspection_signed_response_alg ? [[c.client_id, c.introspection_signed_response_alg] as const] : []))),
+  };
+  const introspect = introspectionEndpoint(introspector, new ClientAuthenticator(config.file.clients), jwt, logger, koa);
   const callback: Latch['callback'] = (req, res) => {
     const url = req.url ?? '';
     if (req.method === 'POST' && (url === '/introspect' || url.startsWith('/introspect?'))) return introspect(req, res);

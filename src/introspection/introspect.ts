@@ -1,5 +1,6 @@
 import type { RedisStore } from '../../adapters/redis/redis-store.js';
 import { decodeFetch, isRevoked, type FetchedRecord } from '../../adapters/redis/record-state.js';
+import type { RolePolicy } from '../accounts/role-policy.js';
 import type { ResourceServers } from '../provider/resource-servers.js';
 import { introspectionAllowed } from '../provider/token-policies.js';
 
@@ -60,8 +61,20 @@ export interface IntrospectorOptions {
   store: RedisStore;
   issuer: string;
   resourceServers: ResourceServers;
+  roles: RolePolicy;
   clockToleranceSeconds?: number;
 }
+
+type Account = FetchedRecord['account'];
+
+/** Live user claims an API may be configured to receive (`resourceServers[].claims`). */
+const CLAIMS: Record<string, (account: Account) => unknown> = {
+  username: (a) => a.username || undefined,
+  preferred_username: (a) => a.username || undefined,
+  email: (a) => a.email || undefined,
+  email_verified: (a) => (a.email ? true : undefined),
+  name: (a) => a.name || undefined,
+};
 
 /**
  * The lean RFC 7662 decision, on the same records the adapter writes, in one Redis round trip.
@@ -73,12 +86,14 @@ export class Introspector {
   readonly #store: RedisStore;
   readonly #issuer: string;
   readonly #resourceServers: ResourceServers;
+  readonly #roles: RolePolicy;
   readonly #tolerance: number;
 
   constructor(options: IntrospectorOptions) {
     this.#store = options.store;
     this.#issuer = options.issuer;
     this.#resourceServers = options.resourceServers;
+    this.#roles = options.roles;
     this.#tolerance = options.clockToleranceSeconds ?? 15;
   }
 
@@ -134,10 +149,13 @@ export class Introspector {
     }
 
     if (!allowed(token)) return INACTIVE;
+    // A deleted account's tokens die with it (its record is gone: no username).
+    if (token.accountId && !record.account.username) return INACTIVE;
 
     const constrained = !!(token.jkt || token['x5t#S256']);
     const body: Record<string, unknown> = { active: true };
     if (token.accountId) body.sub = token.accountId;
+    const roles = token.accountId && record.account.roles ? record.account.roles.split(' ') : [];
     Object.assign(body, token.extra, {
       active: true,
       client_id: token.clientId,
@@ -146,10 +164,25 @@ export class Introspector {
       sid: token.sid,
       iss: this.#issuer,
       aud: token.aud,
-      scope: token.scope || undefined,
+      // Live permissions: what was granted, as far as the account's roles allow it right now.
+      scope: (token.accountId ? this.#roles.effectiveScope(token.scope ?? '', roles) : token.scope) || undefined,
       cnf: constrained ? { ...(token['x5t#S256'] ? { 'x5t#S256': token['x5t#S256'] } : {}), ...(token.jkt ? { jkt: token.jkt } : {}) } : undefined,
       token_type: kind !== 'RefreshToken' ? (token.jkt ? 'DPoP' : 'Bearer') : undefined,
     });
+    if (token.accountId) {
+      body.roles = roles;
+      this.#releaseClaims(body, token, record.account);
+    }
     return body as IntrospectionResponse;
+  }
+
+  /** The user claims the token's API is configured to receive, read live from the account. */
+  #releaseClaims(body: Record<string, unknown>, token: TokenPayload, account: Account): void {
+    for (const aud of [token.aud ?? []].flat()) {
+      for (const claim of this.#resourceServers.get(aud)?.claims ?? []) {
+        const value = CLAIMS[claim]?.(account);
+        if (value !== undefined) body[claim] = value;
+      }
+    }
   }
 }

@@ -5,6 +5,7 @@ import { InvalidClient, InvalidRequest, OAuthError, TemporarilyUnavailable } fro
 import type { Logger } from '../log/logger.js';
 import { readCredentials, type ClientAuthenticator } from './client-authenticator.js';
 import type { Introspector } from './introspect.js';
+import type { JwtResponder } from './jwt-response.js';
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -45,20 +46,32 @@ function send(res: ServerResponse, status: number, body: unknown, extra: Record<
 
 /**
  * `POST /introspect`, the hot path, served without Koa: parse the form, authenticate the resource
- * server with its secret (constant time), one Redis round trip, write JSON.
+ * server with its secret (constant time), one Redis round trip, write JSON (or a signed JWT,
+ * RFC 9701, for callers that registered an algorithm and ask for it).
  *
- * Anything rarer goes to oidc-provider's own introspection (same path, same answers): JWT
- * responses (RFC 9701), private_key_jwt/mTLS callers, repeated parameters, structured tokens and
- * non-form bodies. A body already read is handed over in `req.body`, which oidc-provider accepts.
+ * Anything rarer goes to oidc-provider's own introspection (same path, same base answers, without
+ * the live roles and claims): private_key_jwt/mTLS callers, repeated parameters, structured tokens
+ * and non-form bodies. A body already read is handed over in `req.body`, which oidc-provider accepts.
  */
-export function introspectionEndpoint(introspector: Introspector, authenticator: ClientAuthenticator, logger: Logger, fallback: Listener): Listener {
+export interface JwtResponses {
+  responder: JwtResponder;
+  /** client_id → introspection_signed_response_alg, for clients that registered one. */
+  algs: ReadonlyMap<string, string>;
+}
+
+export function introspectionEndpoint(
+  introspector: Introspector,
+  authenticator: ClientAuthenticator,
+  jwt: JwtResponses,
+  logger: Logger,
+  fallback: Listener,
+): Listener {
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = logger.isLevelEnabled('debug') ? process.hrtime.bigint() : 0n;
     const accept = req.headers.accept;
     const type = req.headers['content-type'];
-    if (!type?.startsWith('application/x-www-form-urlencoded') || accept?.includes('application/token-introspection+jwt')) {
-      return fallback(req, res);
-    }
+    if (!type?.startsWith('application/x-www-form-urlencoded')) return fallback(req, res);
+    const wantsJwt = !!accept?.includes('application/token-introspection+jwt');
     let raw: Buffer;
     try {
       raw = await readBody(req);
@@ -91,7 +104,13 @@ export function introspectionEndpoint(introspector: Introspector, authenticator:
       }
       const callerId = authenticator.authenticate(credentials);
       if (!token) throw new InvalidRequest("missing required parameter 'token'");
-      send(res, 200, await introspector.introspect(callerId, token, params.get('token_type_hint')));
+      const answer = await introspector.introspect(callerId, token, params.get('token_type_hint'));
+      const alg = wantsJwt ? jwt.algs.get(callerId) : undefined;
+      if (!alg) return send(res, 200, answer);
+      // RFC 9701 §5: signed when the caller asks for it and registered an algorithm.
+      const signed = await jwt.responder.sign(answer, callerId, alg);
+      res.writeHead(200, { ...HEADERS, 'content-type': 'application/token-introspection+jwt; charset=utf-8', 'content-length': Buffer.byteLength(signed) });
+      res.end(signed);
     } catch (err) {
       const error = err instanceof OAuthError ? err : new TemporarilyUnavailable(undefined, { cause: err });
       status = error.status;

@@ -131,11 +131,6 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
         },
       },
     },
-    extraTokenClaims: async (_ctx, token) => {
-      if (!('accountId' in token) || !token.accountId) return undefined;
-      const account = await accounts.findBySub(token.accountId as string);
-      return account ? { username: account.username } : undefined;
-    },
     ttl: {
       AuthorizationCode: file.ttl.authorizationCode,
       RefreshToken: file.ttl.refreshToken,

@@ -37,7 +37,10 @@ describe('POST /introspect (RFC 7662)', () => {
     expect(json).toEqual({
       active: true,
       sub: 'sub-alice',
+      // Live from the account: its roles, and the claims API A is configured to receive.
+      roles: ['viewer'],
       username: 'alice',
+      email: 'alice@example.test',
       client_id: 'web',
       scope: 'a:read',
       aud: API_A,

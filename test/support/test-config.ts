@@ -23,8 +23,9 @@ export const ALICE = { username: 'alice', password: 'alice-password-1' };
 export const testFileConfig = () =>
   parseFileConfig({
     scopes: { 'a:read': 'Read A', 'a:write': 'Write A', 'b:read': 'Read B', 'admin:read': 'Read security data', 'admin:write': 'Revoke access' },
+    roles: { viewer: ['a:read'], editor: ['a:read', 'a:write'] },
     resourceServers: [
-      { audience: API_A, name: 'API A', scopes: ['a:read', 'a:write'], claims: ['email'], introspectors: ['api-a'] },
+      { audience: API_A, name: 'API A', scopes: ['a:read', 'a:write'], claims: ['email', 'username'], introspectors: ['api-a'] },
       { audience: API_B, name: 'API B', scopes: ['b:read'], introspectors: ['api-b'] },
       { audience: ADMIN_API, name: 'Latch admin API', scopes: ['admin:read', 'admin:write'] },
     ],
