@@ -1,0 +1,189 @@
+import Koa, { type Context } from 'koa';
+import * as oidc from 'openid-client';
+import { Sessions, type Session } from './sessions.js';
+import { errorPage, homePage, ordersPage, type OrdersView } from './views.js';
+
+export interface WebAppOptions {
+  /** Latch's issuer URL. */
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** This app's own origin, e.g. http://localhost:3001 (redirect URI = appUrl + /callback). */
+  appUrl: string;
+  /** The Orders API (examples/koa-api or express-api). */
+  apiUrl: string;
+  scope?: string;
+}
+
+const ROUTES = new Set(['GET /', 'GET /login', 'GET /callback', 'GET /orders', 'POST /orders', 'POST /refresh', 'POST /logout']);
+const LOOPBACK = /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/;
+
+/**
+ * A third-party web app ("backend for frontend"): authorization code + PKCE with openid-client,
+ * tokens kept server-side, API calls with the access token, refresh on expiry or on a 401,
+ * and logout = revoke the refresh token (RFC 7009) + RP-initiated logout at Latch.
+ */
+export async function createWebApp(options: WebAppOptions): Promise<Koa> {
+  const appUrl = options.appUrl.replace(/\/$/, '');
+  const issuerUrl = new URL(options.issuer);
+  const insecure = issuerUrl.protocol === 'http:' && LOOPBACK.test(issuerUrl.origin);
+  const config = await oidc.discovery(issuerUrl, options.clientId, undefined, oidc.ClientSecretBasic(options.clientSecret), {
+    execute: insecure ? [oidc.allowInsecureRequests] : [],
+  });
+  const scope = options.scope ?? 'openid profile email offline_access orders:read orders:write';
+  const sessions = new Sessions(appUrl.startsWith('https:'));
+  const redirectUri = `${appUrl}/callback`;
+
+  function keep(session: Session, tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers) {
+    session.tokens = {
+      accessToken: tokens.access_token,
+      refreshToken: tokens.refresh_token ?? session.tokens?.refreshToken,
+      idToken: tokens.id_token ?? session.tokens?.idToken,
+      expiresAt: Date.now() + (tokens.expiresIn() ?? 300) * 1000,
+    };
+  }
+
+  /** RFC 6749 §6 with rotation; false when Latch refuses (revoked, expired): the user must log in again. */
+  async function refresh(session: Session): Promise<boolean> {
+    const refreshToken = session.tokens?.refreshToken;
+    if (!refreshToken) return false;
+    try {
+      keep(session, await oidc.refreshTokenGrant(config, refreshToken));
+      return true;
+    } catch (err) {
+      if (err instanceof oidc.ResponseBodyError) return false;
+      throw err;
+    }
+  }
+
+  async function callApi(session: Session, path: string, init: RequestInit = {}): Promise<Response> {
+    if (session.tokens && session.tokens.expiresAt - Date.now() < 30_000) await refresh(session);
+    const send = () => fetch(`${options.apiUrl}${path}`, { ...init, headers: { ...init.headers, authorization: `Bearer ${session.tokens!.accessToken}` } });
+    let response = await send();
+    // A 401 invalid_token: the access token died (expired or revoked). One refresh, one retry.
+    if (response.status === 401 && (await refresh(session))) response = await send();
+    return response;
+  }
+
+  /** The session is over (revoked at Latch): forget it and send the user to log in again. */
+  function backToLogin(ctx: Context) {
+    sessions.destroy(ctx);
+    ctx.redirect('/login');
+  }
+
+  const app = new Koa();
+  app.use(async function sameOriginPosts(ctx, next) {
+    // SameSite=Lax cookies already stop cross-site POSTs; checking Origin is the second lock.
+    const origin = ctx.get('origin');
+    if (ctx.method === 'POST' && origin && origin !== appUrl) {
+      ctx.status = 403;
+      ctx.body = errorPage(403, 'cross-origin request refused');
+      return;
+    }
+    await next();
+  });
+
+  app.use(async function routes(ctx) {
+    ctx.set('cache-control', 'no-store');
+    const route = `${ctx.method} ${ctx.path}`;
+    if (!ROUTES.has(route)) {
+      ctx.status = 404;
+      ctx.body = errorPage(404, 'not found');
+      return;
+    }
+    const found = sessions.find(ctx);
+
+    if (route === 'GET /') {
+      const notice = found?.notice;
+      if (found) delete found.notice;
+      ctx.body = homePage(found?.tokens ? found.user : undefined, notice);
+      return;
+    }
+    if (route === 'GET /login') {
+      const session = sessions.start(ctx);
+      const login = { verifier: oidc.randomPKCECodeVerifier(), state: oidc.randomState(), nonce: oidc.randomNonce() };
+      session.login = login;
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: redirectUri,
+        scope,
+        code_challenge: await oidc.calculatePKCECodeChallenge(login.verifier),
+        code_challenge_method: 'S256',
+        state: login.state,
+        nonce: login.nonce,
+        // OpenID Connect Core §11: offline_access (a refresh token) needs prompt=consent.
+        prompt: 'consent',
+      });
+      ctx.redirect(url.href);
+      return;
+    }
+    if (route === 'GET /callback') {
+      const session = found ?? {};
+      const login = session.login;
+      delete session.login;
+      if (!login) return void ((ctx.status = 400), (ctx.body = errorPage(400, 'no login in progress: start again')));
+      try {
+        const tokens = await oidc.authorizationCodeGrant(config, new URL(ctx.originalUrl, appUrl), {
+          pkceCodeVerifier: login.verifier,
+          expectedState: login.state,
+          expectedNonce: login.nonce,
+          idTokenExpected: true,
+        });
+        keep(session, tokens);
+        const claims = tokens.claims()!;
+        session.user = {
+          sub: claims.sub,
+          name: claims.name as string | undefined,
+          email: claims.email as string | undefined,
+          username: claims.preferred_username as string | undefined,
+        };
+      } catch (err) {
+        ctx.status = 400;
+        ctx.body = errorPage(400, `sign-in failed: ${(err as Error).message}`);
+        return;
+      }
+      ctx.redirect('/');
+      return;
+    }
+    const session = found;
+    if (!session?.tokens) return ctx.redirect('/login');
+
+    if (route === 'GET /orders') {
+      const response = await callApi(session, '/orders');
+      if (response.status === 401) return backToLogin(ctx);
+      if (response.status !== 200) {
+        ctx.status = response.status === 403 ? 403 : 502;
+        ctx.body = errorPage(ctx.status, `the Orders API answered ${response.status}`);
+        return;
+      }
+      ctx.body = ordersPage((await response.json()) as OrdersView);
+      return;
+    }
+    if (route === 'POST /orders') {
+      let text = '';
+      for await (const chunk of ctx.req) text += String(chunk);
+      const item = new URLSearchParams(text).get('item') ?? '';
+      const response = await callApi(session, '/orders', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ item }) });
+      if (response.status === 401) return backToLogin(ctx);
+      if (response.status !== 201) {
+        ctx.status = response.status === 403 ? 403 : 502;
+        ctx.body = errorPage(ctx.status, `the Orders API answered ${response.status}`);
+        return;
+      }
+      return ctx.redirect('/orders');
+    }
+    if (route === 'POST /refresh') {
+      if (!(await refresh(session))) return backToLogin(ctx);
+      session.notice = 'Access token refreshed.';
+      return ctx.redirect('/');
+    }
+    if (route === 'POST /logout') {
+      const { refreshToken, idToken } = session.tokens;
+      // RFC 7009: revoking the refresh token ends the grant (its access tokens die with it).
+      if (refreshToken) await oidc.tokenRevocation(config, refreshToken, { token_type_hint: 'refresh_token' }).catch(() => undefined);
+      sessions.destroy(ctx);
+      const end = oidc.buildEndSessionUrl(config, { post_logout_redirect_uri: `${appUrl}/`, ...(idToken ? { id_token_hint: idToken } : {}) });
+      return ctx.redirect(end.href);
+    }
+  });
+  return app;
+}

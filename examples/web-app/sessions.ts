@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+import type { Context } from 'koa';
+
+/** Everything the app knows about a browser; tokens stay here, on the server (never in the browser). */
+export interface Session {
+  login?: { verifier: string; state: string; nonce: string };
+  tokens?: { accessToken: string; refreshToken?: string; idToken?: string; expiresAt: number };
+  user?: { sub: string; name?: string; email?: string; username?: string };
+  notice?: string;
+}
+
+const COOKIE = 'demo_sid';
+
+/** In-memory sessions keyed by a random id in an HttpOnly, SameSite=Lax cookie. */
+export class Sessions {
+  readonly #byId = new Map<string, Session>();
+  readonly #secure: boolean;
+
+  constructor(secure: boolean) {
+    this.#secure = secure;
+  }
+
+  find(ctx: Context): Session | undefined {
+    const id = ctx.cookies.get(COOKIE);
+    return id ? this.#byId.get(id) : undefined;
+  }
+
+  /** Only a sign-in starts a session: stray requests (favicon…) must not replace the cookie. */
+  start(ctx: Context): Session {
+    const found = this.find(ctx);
+    if (found) return found;
+    const fresh: Session = {};
+    const newId = randomBytes(32).toString('base64url');
+    this.#byId.set(newId, fresh);
+    ctx.cookies.set(COOKIE, newId, { httpOnly: true, sameSite: 'lax', secure: this.#secure, path: '/' });
+    return fresh;
+  }
+
+  destroy(ctx: Context): void {
+    const id = ctx.cookies.get(COOKIE);
+    if (id) this.#byId.delete(id);
+    ctx.cookies.set(COOKIE, '', { httpOnly: true, sameSite: 'lax', secure: this.#secure, path: '/', maxAge: 0 });
+  }
+}

@@ -1,0 +1,120 @@
+import { createServer, type Server } from 'node:http';
+import type { Browser, Page } from 'playwright-core';
+import { koaResourceServer, type KoaResourceServer } from 'latch/resource-server';
+import { createOrdersApi } from '../../examples/koa-api/app.js';
+import { createWebApp } from '../../examples/web-app/app.js';
+import { launchChromium } from '../support/browser-chromium.js';
+import { ORDERS_API, RS_SECRETS, rsConfig } from '../support/rs-config.js';
+import { startLatchWith, type RsTestLatch } from '../support/rs-latch.js';
+import { listen, type Listening } from '../support/rs-apps.js';
+import { adminRevokeAccount } from '../support/rs-tokens.js';
+import { freePort, startRedis, type TestRedis } from '../support/redis-server.js';
+
+let redis: TestRedis;
+let latch: RsTestLatch;
+let api: Listening;
+let middleware: KoaResourceServer;
+let app: Server;
+let appUrl: string;
+let browser: Browser;
+/** Every status the Orders API answered, in order (what the app saw). */
+const apiStatuses: number[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  const appPort = await freePort();
+  appUrl = `http://127.0.0.1:${appPort}`;
+  latch = await startLatchWith(redis.url, (await rsConfig({ appOrigin: appUrl })).file);
+  middleware = koaResourceServer({ issuer: latch.url, client: { clientId: 'orders-api', clientSecret: RS_SECRETS.ordersApi }, audience: ORDERS_API, realm: 'orders' });
+  const orders = createOrdersApi(middleware).callback();
+  api = await listen((req, res) => {
+    res.on('finish', () => apiStatuses.push(res.statusCode));
+    void orders(req, res);
+  });
+  const web = await createWebApp({ issuer: latch.url, clientId: 'demo-web', clientSecret: RS_SECRETS.demoWeb, appUrl, apiUrl: api.url });
+  app = createServer(web.callback());
+  await new Promise<void>((resolve) => app.listen(appPort, '127.0.0.1', resolve));
+  browser = await launchChromium();
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  app.closeAllConnections();
+  await new Promise<void>((resolve) => app.close(() => resolve()));
+  await api.close();
+  await middleware.close();
+  await latch.close();
+  await redis.close();
+});
+
+/** From the app's home page through Latch's login and consent pages, back to the app. */
+async function logIn(page: Page): Promise<void> {
+  await page.goto(`${appUrl}/`);
+  await page.click('#login');
+  await page.waitForURL(`${latch.url}/interaction/**`);
+  await page.fill('#username', 'alice');
+  await page.fill('#password', 'alice-password-1');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL(`${appUrl}/`);
+  expect(await page.textContent('#user')).toContain('Signed in as alice');
+}
+
+describe('examples/web-app in headless Chromium, with examples/koa-api and a real Latch', () => {
+  it('logs in with code + PKCE, shows API data, refreshes the token, places an order, and logs out (revocation + RP-initiated logout)', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await logIn(page);
+
+    await page.click('#orders');
+    await page.waitForURL(`${appUrl}/orders`);
+    expect(await page.textContent('#order-list')).toContain('Welcome pack');
+    expect(await page.textContent('#permissions')).toContain('scopes orders:read orders:write');
+
+    await page.goto(`${appUrl}/`);
+    await page.click('#refresh');
+    await page.waitForURL(`${appUrl}/`);
+    expect(await page.textContent('#notice')).toBe('Access token refreshed.');
+
+    await page.click('#orders');
+    await page.fill('#item', 'Teapot');
+    await page.click('#place');
+    await page.waitForURL(`${appUrl}/orders`);
+    expect(await page.textContent('#order-list')).toContain('Teapot');
+
+    await page.goto(`${appUrl}/`);
+    await page.click('#logout');
+    await page.waitForURL(`${latch.url}/session/end**`);
+    await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+    await page.waitForURL(`${appUrl}/`);
+    expect(await page.textContent('body')).toContain('You are signed out.');
+
+    // The app revoked its refresh token at Latch (RFC 7009): Latch's event stream says so.
+    const events = (await redis.client.xrange('latch:events:stream', '-', '+')).map(([, fields]) => JSON.parse(fields[1]!));
+    expect(events).toContainEqual(expect.objectContaining({ type: 'revocation', client_id: 'demo-web', sub: 'sub-alice', actor: 'demo-web' }));
+    // And Latch's session is over: signing in again shows the login page.
+    await page.click('#login');
+    await page.waitForURL(`${latch.url}/interaction/**`);
+    expect(await page.locator('#username').count()).toBe(1);
+    await context.close();
+  });
+
+  it('after an admin revokes the user, the next API call fails with 401 and the app sends the user back to login', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await logIn(page);
+    await page.click('#orders');
+    expect(await page.textContent('#order-list')).toContain('Welcome pack');
+    expect(apiStatuses.at(-1)).toBe(200);
+
+    await adminRevokeAccount(latch.url, 'alice');
+    const before = apiStatuses.length;
+
+    await page.goto(`${appUrl}/`);
+    await page.click('#orders');
+    await page.waitForURL(`${latch.url}/interaction/**`);
+    expect(apiStatuses.slice(before)).toEqual([401]);
+    expect(await page.getByRole('heading', { name: 'Sign in' }).count()).toBe(1);
+    expect(await page.locator('#username').count()).toBe(1);
+    await context.close();
+  });
+});
