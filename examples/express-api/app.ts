@@ -5,7 +5,7 @@ import { Orders } from './orders.js';
 /** What this token may do right now: Latch is asked on every call, so this is live. */
 export const permissions = (auth: AuthInfo) => ({
   sub: auth.sub ?? null,
-  username: typeof auth.claims.username === 'string' ? auth.claims.username : null,
+  username: typeof auth.claims.preferred_username === 'string' ? auth.claims.preferred_username : null,
   clientId: auth.clientId,
   scopes: auth.scopes,
   roles: auth.roles,

@@ -46,7 +46,7 @@ export async function createGateway(options: GatewayOptions): Promise<Koa> {
   app.use(door.authenticate);
   app.use(async function forward(ctx) {
     const auth = ctx.state.auth!;
-    const jwt = await new SignJWT({ client_id: auth.clientId, scope: auth.scopes.join(' '), roles: auth.roles, ...(auth.claims.username ? { username: auth.claims.username } : {}) })
+    const jwt = await new SignJWT({ client_id: auth.clientId, scope: auth.scopes.join(' '), roles: auth.roles, ...(auth.claims.preferred_username ? { preferred_username: auth.claims.preferred_username } : {}) })
       .setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' })
       .setIssuer(options.issuer)
       .setAudience(options.internalAudience)

@@ -72,7 +72,7 @@ describe.each(examples)('%s', (_name, build) => {
       username: 'alice',
       clientId: 'orders-web',
       scopes: ['orders:read', 'orders:write'],
-      roles: [],
+      roles: ['viewer'],
       expiresAt: expect.any(String),
     });
   });

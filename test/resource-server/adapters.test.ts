@@ -57,7 +57,7 @@ describe.each([
     expect(status).toBe(200);
     expect(json).toEqual({
       path: '/me',
-      auth: { sub: 'sub-alice', clientId: 'orders-web', scopes: ['orders:read', 'orders:write'], roles: [], aud: [ORDERS_API], exp: expect.any(Number) },
+      auth: { sub: 'sub-alice', clientId: 'orders-web', scopes: ['orders:read', 'orders:write'], roles: ['viewer'], aud: [ORDERS_API], exp: expect.any(Number) },
     });
   });
 
@@ -159,7 +159,8 @@ describe.each([
     });
   });
 
-  it('requireRole answers 403 insufficient_scope without scope= when the role is missing', async () => {
+  it('requireRole lets a current role through and answers 403 insufficient_scope without scope= when the role is missing', async () => {
+    expect((await get(`${api.url}/viewer`, bearer(alice.access_token))).status).toBe(200);
     const { status, headers, json } = await get(`${api.url}/admin`, bearer(alice.access_token));
     expect(status).toBe(403);
     expect(headers['www-authenticate']).toBe('Bearer realm="orders", error="insufficient_scope", error_description="requires the role admin"');

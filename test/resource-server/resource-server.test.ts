@@ -52,8 +52,8 @@ afterAll(async () => {
 describe('ResourceServer (core) against a real Latch', () => {
   it('finds the introspection endpoint by discovery and verifies an active token', async () => {
     const auth = await resourceServer().verify(alice.access_token);
-    expect(auth).toMatchObject({ sub: 'sub-alice', clientId: 'orders-web', scopes: ['orders:read', 'orders:write'], roles: [], aud: [ORDERS_API] });
-    expect(auth.claims).toMatchObject({ active: true, iss: latch.url, username: 'alice', token_type: 'Bearer' });
+    expect(auth).toMatchObject({ sub: 'sub-alice', clientId: 'orders-web', scopes: ['orders:read', 'orders:write'], roles: ['viewer'], aud: [ORDERS_API] });
+    expect(auth.claims).toMatchObject({ active: true, iss: latch.url, preferred_username: 'alice', email: 'alice@example.test', roles: ['viewer'], token_type: 'Bearer' });
   });
 
   it('uses a configured introspection endpoint without discovery', async () => {

@@ -29,7 +29,7 @@ const withoutClaims = (auth: AuthInfo) => ({ sub: auth.sub, clientId: auth.clien
 /**
  * The routes every adapter test runs against (same paths for Koa and Express):
  * /me any valid token, /read orders:read, /write orders:read+orders:write, /any orders:write or
- * orders:admin, /admin role admin, /alice and /bob claim checks on `sub`.
+ * orders:admin, /admin role admin, /viewer role viewer or admin, /alice and /bob claim checks on `sub`.
  */
 export function koaTestApi(rs: ResourceServer): RequestListener {
   const api = koaResourceServer(rs);
@@ -38,6 +38,7 @@ export function koaTestApi(rs: ResourceServer): RequestListener {
     '/write': api.requireScopes('orders:read', 'orders:write'),
     '/any': api.requireAnyScope('orders:write', 'orders:admin'),
     '/admin': api.requireRole('admin'),
+    '/viewer': api.requireRole('viewer', 'admin'),
     '/alice': api.claimCheck((claims) => claims.sub === 'sub-alice', 'alice only'),
     '/bob': api.claimCheck((claims) => claims.sub === 'sub-bob', 'bob only'),
   };
@@ -66,6 +67,7 @@ export function expressTestApi(rs: ResourceServer): RequestListener {
   app.get('/write', api.requireScopes('orders:read', 'orders:write'), reply);
   app.get('/any', api.requireAnyScope('orders:write', 'orders:admin'), reply);
   app.get('/admin', api.requireRole('admin'), reply);
+  app.get('/viewer', api.requireRole('viewer', 'admin'), reply);
   app.get('/alice', api.claimCheck((claims) => claims.sub === 'sub-alice', 'alice only'), reply);
   app.get('/bob', api.claimCheck((claims) => claims.sub === 'sub-bob', 'bob only'), reply);
   return app as unknown as RequestListener;

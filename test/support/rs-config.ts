@@ -42,7 +42,7 @@ export async function rsConfig(options: RsConfigOptions = {}): Promise<RsConfig>
     scopes: { ...base.scopes, 'orders:read': 'Read your orders', 'orders:write': 'Place orders', 'brief:read': 'Read briefly' },
     resourceServers: [
       ...base.resourceServers,
-      { audience: ORDERS_API, name: 'Orders API', scopes: ['orders:read', 'orders:write'], introspectors: ['orders-api', 'orders-api-jwt'] },
+      { audience: ORDERS_API, name: 'Orders API', scopes: ['orders:read', 'orders:write'], claims: ['email', 'preferred_username'], introspectors: ['orders-api', 'orders-api-jwt'] },
       { audience: BRIEF_API, name: 'Brief API', scopes: ['brief:read'], introspectors: ['orders-api'], accessTokenTTL: 1 },
     ],
     clients: [
