@@ -28,6 +28,12 @@ export const USERS = {
   filler: { sub: 'sub-filler', username: 'filler', password: 'filler-password-1' },
 } as const;
 
+/**
+ * Owners of the storage scenario's million filler tokens. Real accounts: introspection answers
+ * inactive for a token whose account no longer exists.
+ */
+export const FILLER_ACCOUNTS = Array.from({ length: 20 }, (_, i) => ({ sub: `sub-fill-${i}`, username: `fill-${i}`, password: `fill-password-${i}-0123` }));
+
 /** The JSON config file (LATCH_CONFIG) Latch runs with in the bench. */
 export function latchFileConfig() {
   return {
@@ -49,7 +55,7 @@ export function latchFileConfig() {
       { client_id: CLIENTS.introspector[0], client_secret: CLIENTS.introspector[1], grant_types: [] },
       { client_id: CLIENTS.admin[0], client_secret: CLIENTS.admin[1], grant_types: ['client_credentials'], scope: 'admin:read admin:write', resources: [ADMIN_API] },
     ],
-    accounts: Object.values(USERS).map((u) => ({ ...u, roles: [] })),
+    accounts: [...Object.values(USERS), ...FILLER_ACCOUNTS].map((u) => ({ ...u, roles: [] })),
     ttl: { clientCredentials: 3600 },
   };
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { API, API_SCOPE, CLIENTS, USERS } from '../lib/bench-config.js';
+import { API, API_SCOPE, CLIENTS, FILLER_ACCOUNTS, USERS } from '../lib/bench-config.js';
 import { AdminClient } from '../lib/admin.js';
 import type { BenchContext, ScenarioResult } from '../lib/context.js';
 import { startLatch } from '../lib/latch.js';
@@ -12,8 +12,7 @@ import { TokenWriter } from '../lib/token-writer.js';
 const SECTION = 'Storage & scale';
 const SAMPLE_BODIES = 20_000;
 const ACCOUNT_TOKENS = 1000;
-const FILLER_ACCOUNTS = 1000;
-const fillerAccount = (grant: number) => `${USERS.filler.sub}-${grant % FILLER_ACCOUNTS}`;
+const fillerAccount = (grant: number) => FILLER_ACCOUNTS[grant % FILLER_ACCOUNTS.length]!.sub;
 
 const fmtCount = (n: number) => (n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}k`);
 
