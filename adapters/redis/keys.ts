@@ -104,6 +104,11 @@ export class RedisKeys {
     return `${this.account(accountId)}:devices`;
   }
 
+  /** List of the account's recent logins (JSON, newest first, capped). */
+  accountLogins(accountId: string): string {
+    return `${this.account(accountId)}:logins`;
+  }
+
   /** Sorted set of a client's grant keys (for revoking a compromised client), scored by expiry. */
   clientGrants(clientId: string): string {
     return `${this.prefix}client:{c.${this.hash('client', clientId)}}:grants`;

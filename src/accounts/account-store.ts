@@ -75,6 +75,22 @@ export class AccountStore {
     return true;
   }
 
+  /** Replaces the account's roles; returns the previous ones. */
+  async setRoles(sub: string, roles: readonly string[]): Promise<string[]> {
+    const key = this.#store.keys.account(sub);
+    const [previous] = await this.#store.run(async (redis) => {
+      const reply = await redis.multi().hget(key, 'roles').hset(key, 'roles', roles.join(' ')).exec();
+      return [String(reply?.[0]?.[1] ?? '')];
+    });
+    return previous ? previous.split(' ') : [];
+  }
+
+  /** Deletes the account and its username; its tokens read as inactive from then on. */
+  async delete(account: Account): Promise<void> {
+    const { keys } = this.#store;
+    await this.#store.run((redis) => redis.pipeline().del(keys.account(account.sub)).del(keys.username(account.username)).exec());
+  }
+
   async seed(accounts: readonly AccountConfig[]): Promise<number> {
     const created = await Promise.all(accounts.map((a) => this.create(a)));
     return created.filter(Boolean).length;

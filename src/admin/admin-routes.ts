@@ -2,6 +2,8 @@ import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import type { AccountStore, Account } from '../accounts/account-store.js';
+import type { RolePolicy } from '../accounts/role-policy.js';
+import type { TravelGuard } from '../anomaly/impossible-travel.js';
 import { fieldPath } from '../config/config-error.js';
 import { InvalidRequest, OAuthError } from '../errors/oauth-error.js';
 import type { Introspector } from '../introspection/introspect.js';
@@ -10,7 +12,7 @@ import type { RevocationResult, Revocations } from '../revocation/revocations.js
 import type { AuditLog } from './audit-log.js';
 import { authenticateAdmin, BearerError, type AdminCaller } from './bearer-auth.js';
 import { openApiDocument } from './openapi.js';
-import { auditQuery, reasonBody, tokenBody } from './schemas.js';
+import { auditQuery, reasonBody, rolesBody, tokenBody } from './schemas.js';
 
 const BODY_LIMIT = 16 * 1024;
 
@@ -20,6 +22,8 @@ class NotFound extends Error {
 
 export interface AdminDependencies {
   provider: Provider;
+  roles: RolePolicy;
+  travel: TravelGuard;
   introspector: Introspector;
   revocations: Revocations;
   audit: AuditLog;
@@ -68,7 +72,7 @@ function validate<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
  * Reads need `admin:read`, writes `admin:write`; every write is appended to the audit log.
  */
 export function adminRoutes(deps: AdminDependencies) {
-  const { provider, introspector, revocations, audit, accounts, logger } = deps;
+  const { provider, introspector, revocations, audit, accounts, logger, roles, travel } = deps;
 
   async function account(username: string): Promise<Account> {
     const found = await accounts.findByUsername(decodeURIComponent(username));
@@ -100,6 +104,38 @@ export function adminRoutes(deps: AdminDependencies) {
         const { sub } = await account(username!);
         const devices = await revocations.devices(sub);
         return { sessions: await Promise.all(devices.map(async (d) => ({ ...d, client_name: await clientName(d.client_id) }))) };
+      },
+    },
+    {
+      method: 'GET', pattern: new RegExp(`^/admin/accounts/${SEGMENT}/logins$`), scope: 'admin:read',
+      handler: async function listLogins(ctx, [username]) {
+        const { sub } = await account(username!);
+        const limit = validate(auditQuery.shape.limit, ctx.query.limit ?? 20);
+        return { logins: await travel.history(sub, Math.min(limit, 50)) };
+      },
+    },
+    {
+      method: 'PUT', pattern: new RegExp(`^/admin/accounts/${SEGMENT}/roles$`), scope: 'admin:write',
+      handler: async function setRoles(ctx, [username], caller) {
+        const body = validate(rolesBody, await readJson(ctx));
+        const unknown = body.roles.find((role) => !roles.has(role));
+        if (unknown) throw new InvalidRequest(`roles: no role "${unknown}" in the configuration`);
+        const { sub, username: name } = await account(username!);
+        const previous = await accounts.setRoles(sub, body.roles);
+        // Caches of introspection results hold the old roles and scope: tell them (docs/events.md).
+        await revocations.announce('account-roles', { sub }, { actor: caller.clientId, reason: body.reason });
+        const result = await written(caller, 'set-roles', `account:${name}`, body.reason, undefined, { before: previous, after: body.roles });
+        return { roles: body.roles, previous, audit_id: result.audit_id };
+      },
+    },
+    {
+      method: 'POST', pattern: new RegExp(`^/admin/accounts/${SEGMENT}/delete$`), scope: 'admin:write',
+      handler: async function deleteAccount(ctx, [username], caller) {
+        const { reason } = validate(reasonBody, await readJson(ctx));
+        const found = await account(username!);
+        const result = await revocations.revokeAccount(found.sub, { actor: caller.clientId, reason });
+        await accounts.delete(found);
+        return written(caller, 'delete-account', `account:${found.username}`, reason, result);
       },
     },
     {

@@ -15,6 +15,8 @@ import type { Logger } from '../log/logger.js';
 import { providerConfiguration } from '../provider/configuration.js';
 import { ResourceServers } from '../provider/resource-servers.js';
 import { AuditLog } from '../admin/audit-log.js';
+import { TravelGuard } from '../anomaly/impossible-travel.js';
+import { LocationResolver } from '../anomaly/location.js';
 import { adminRoutes } from '../admin/admin-routes.js';
 import { accountRoutes } from '../interactions/account-routes.js';
 import { EventPublisher } from '../revocation/events.js';
@@ -57,7 +59,9 @@ export function createLatch(config: LatchConfig, redis: Redis, logger: Logger, o
   const resourceServers = new ResourceServers(config.file);
   const revocations = new Revocations(store, new EventPublisher(store), logger);
   const audit = new AuditLog(store);
-  const introspector = new Introspector({ store, issuer: config.issuer, resourceServers, roles: new RolePolicy(config.file.roles) });
+  const roles = new RolePolicy(config.file.roles);
+  const travel = new TravelGuard(store, config.file.impossibleTravel);
+  const introspector = new Introspector({ store, issuer: config.issuer, resourceServers, roles });
   const adapter = redisAdapterFactory(store, {
     grantRevoked: ({ accountId, clientId }) => {
       revocations
@@ -81,9 +85,15 @@ export function createLatch(config: LatchConfig, redis: Redis, logger: Logger, o
   provider.use(staticAssets);
   provider.use(rfcErrorCodes);
   provider.use(revocationEvents(revocations, logger));
-  provider.use(adminRoutes({ provider, introspector, revocations, audit, accounts, logger }));
+  provider.use(adminRoutes({ provider, introspector, revocations, audit, accounts, logger, roles, travel }));
   provider.use(accountRoutes(provider, accounts, revocations));
-  provider.use(interactionRoutes(provider, accounts, revocations, config.file));
+  provider.use(
+    interactionRoutes({
+      provider, accounts, revocations, audit, file: config.file,
+      locations: new LocationResolver(config.file.geo),
+      travel,
+    }),
+  );
 
   provider.on('server_error', (ctx, err) => {
     logger.error({ reqId: ctx.state?.requestId, err: { name: err.name, message: err.message, stack: err.stack } }, 'provider server error');

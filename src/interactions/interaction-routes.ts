@@ -1,6 +1,9 @@
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
-import type { AccountStore } from '../accounts/account-store.js';
+import type { Account, AccountStore } from '../accounts/account-store.js';
+import type { AuditLog } from '../admin/audit-log.js';
+import { describe, type TravelGuard } from '../anomaly/impossible-travel.js';
+import type { LocationResolver } from '../anomaly/location.js';
 import type { LatchFileConfig } from '../config/schema.js';
 import { InvalidRequest } from '../errors/oauth-error.js';
 import { readForm } from '../http/form-body.js';
@@ -14,7 +17,22 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 const ROUTE = /^\/interaction\/([A-Za-z0-9_-]{1,64})(?:\/(login|confirm|abort))?$/;
 
 /** The login, consent and cancel steps oidc-provider hands over to us (devInteractions is off). */
-export function interactionRoutes(provider: Provider, accounts: AccountStore, revocations: Revocations, file: LatchFileConfig) {
+export interface InteractionDependencies {
+  provider: Provider;
+  accounts: AccountStore;
+  revocations: Revocations;
+  audit: AuditLog;
+  locations: LocationResolver;
+  travel: TravelGuard;
+  file: LatchFileConfig;
+}
+
+function minutes(hours: number): string {
+  const m = Math.round(hours * 60);
+  return m < 120 ? `${m} minute${m === 1 ? '' : 's'}` : `${Math.round(hours)} hours`;
+}
+
+export function interactionRoutes({ provider, accounts, revocations, audit, locations, travel, file }: InteractionDependencies) {
   async function details(ctx: Context, uid: string): Promise<Details | undefined> {
     try {
       const found = await provider.interactionDetails(ctx.req, ctx.res);
@@ -78,7 +96,37 @@ export function interactionRoutes(provider: Provider, accounts: AccountStore, re
       // One message for unknown user, wrong password and disabled account.
       return showLogin(ctx, interaction, 401, 'Invalid username or password.', username);
     }
+    const refusal = await checkTravel(ctx, account);
+    if (refusal) return showLogin(ctx, interaction, 403, refusal, username);
     await finish(ctx, { login: { accountId: account.sub } }, false);
+  }
+
+  /**
+   * Impossible travel (after the password was right, so it cannot be probed): compares this
+   * login's place with the previous one; returns a plain-words refusal when the login is refused.
+   */
+  async function checkTravel(ctx: Context, account: Account): Promise<string | undefined> {
+    const here = await locations.resolve({ ip: ctx.ip, header: (name) => ctx.get(name) || undefined });
+    const verdict = await travel.check(account.sub, here);
+    if (verdict.action === 'allow') return undefined;
+    const { from, to, distanceKm, hours, speedKmh } = verdict.travel;
+    const summary = `${describe(from)} → ${describe(to)}: ${distanceKm} km in ${minutes(hours)} (${speedKmh} km/h)`;
+    const revoked = verdict.action === 'revoke' ? await revocations.revokeAccount(account.sub, { actor: 'latch', reason: `impossible travel: ${summary}` }) : undefined;
+    await revocations.events.publish({
+      type: 'security', kind: 'impossible_travel', action: verdict.action, sub: account.sub, actor: 'latch',
+      from: { place: from.place, ip: from.ip, latitude: from.latitude, longitude: from.longitude, at: from.at },
+      to: { place: to.place, ip: to.ip, latitude: to.latitude, longitude: to.longitude, at: to.at },
+      distance_km: distanceKm, hours, speed_kmh: speedKmh,
+    });
+    await audit.append({
+      actor: 'latch', action: 'impossible-travel', target: `account:${account.username}`, reason: summary,
+      count: revoked?.tokens ?? 0, detail: { action: verdict.action, ...verdict.travel },
+    });
+    if (verdict.action === 'alert') return undefined;
+    const lead = `We stopped this sign-in: your account was used in ${describe(from)} ${minutes(hours)} ago, ${distanceKm} km from here (${describe(to)}), and nobody can travel that fast.`;
+    return verdict.action === 'revoke'
+      ? `${lead} To protect you, your account has been signed out on every device. If this was you, contact your administrator; if it was not, change your password.`
+      : `${lead} If this was you, try again later or contact your administrator.`;
   }
 
   async function confirm(ctx: Context, interaction: Details) {
@@ -104,10 +152,12 @@ export function interactionRoutes(provider: Provider, accounts: AccountStore, re
     const grantId = await grant.save();
     // The device session the devices page and the admin API list: where and how it started.
     const now = Date.now();
+    const here = await locations.resolve({ ip: ctx.ip, header: (name) => ctx.get(name) || undefined });
     await revocations.touchDevice(accountId, grantId, {
       ...(interaction.grantId ? {} : { created_at: now }),
       last_used_at: now,
       ip: ctx.ip,
+      place: here.place,
       user_agent: ctx.get('user-agent').slice(0, 300) || undefined,
     });
     await finish(ctx, { consent: interaction.grantId ? {} : { grantId } }, true);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { RedisStore } from '../../adapters/redis/redis-store.js';
 
 /** docs/events.md, version 1. */
-export type RevocationScope = 'token' | 'grant' | 'session' | 'account' | 'account-client' | 'client' | 'account-disabled';
+export type RevocationScope = 'token' | 'grant' | 'session' | 'account' | 'account-client' | 'client' | 'account-disabled' | 'account-roles';
 
 export interface RevocationEvent {
   v: 1;

@@ -124,7 +124,7 @@ describe('authorization code flow with PKCE', () => {
   it('refuses an authorization request for an API the client is not registered for', async () => {
     const client = await webClient(latch.url);
     const url = oidc.buildAuthorizationUrl(client, {
-      redirect_uri: REDIRECT_URI, scope: 'openid a:read', resource: 'https://b.api.test',
+      redirect_uri: REDIRECT_URI, scope: 'openid a:read', resource: 'https://unregistered.api.test',
       code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
     });
     const response = await fetch(url, { redirect: 'manual' });

@@ -43,7 +43,7 @@ export class BrowserSession {
   }
 
   /** Submits a form of `html` (the one whose action ends with `actionSuffix`) with extra fields. */
-  async submit(pageUrl: string, html: string, actionSuffix: string, fields: Record<string, string> = {}): Promise<Response> {
+  async submit(pageUrl: string, html: string, actionSuffix: string, fields: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<Response> {
     const forms = [...html.matchAll(/<form[^>]*action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/g)];
     const form = forms.find((f) => f[1]!.endsWith(actionSuffix));
     if (!form) throw new Error(`no form ending with ${actionSuffix} on ${pageUrl}`);
@@ -54,7 +54,7 @@ export class BrowserSession {
     for (const [k, v] of Object.entries(fields)) body.set(k, v);
     return this.request(new URL(form[1]!, pageUrl).href, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
       body,
     });
   }

@@ -20,12 +20,16 @@ export interface TestLatch extends Latch {
  * Starts a real Latch on a free loopback port against `redisUrl`, with demo accounts seeded.
  * `config` lets a second instance share the first one's configuration (issuer and keys).
  */
-export async function startLatch(redisUrl: string, options: LatchOptions & { config?: LatchConfig } = {}): Promise<TestLatch> {
+export async function startLatch(
+  redisUrl: string,
+  options: LatchOptions & { config?: LatchConfig; trustedProxies?: number } = {},
+): Promise<TestLatch> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
   const url = `http://127.0.0.1:${port}`;
-  const config = options.config ?? (await testConfig(url, redisUrl));
+  const base = options.config ?? (await testConfig(url, redisUrl));
+  const config = options.trustedProxies === undefined ? base : { ...base, trustedProxies: options.trustedProxies };
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {

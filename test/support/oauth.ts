@@ -14,6 +14,9 @@ export const webClient = (issuer: string) => clientFor(issuer, 'web', SECRETS.we
 
 export interface LoginOptions {
   scope?: string;
+  resource?: string;
+  /** Extra request headers for the login form POST (e.g. X-Forwarded-For, edge location headers). */
+  loginHeaders?: Record<string, string>;
   username?: string;
   password?: string;
   browser?: BrowserSession;
@@ -34,14 +37,18 @@ export async function logIn(issuer: string, client: oidc.Configuration, options:
     code_challenge_method: 'S256',
     state,
     prompt: 'consent',
+    ...(options.resource ? { resource: options.resource } : {}),
   });
   let step = await browser.follow(url.href, issuer);
   for (let i = 0; i < 4 && step.html; i++) {
     const response = step.html.includes('/login"')
-      ? await browser.submit(step.url, step.html, '/login', {
-          username: options.username ?? ALICE.username,
-          password: options.password ?? ALICE.password,
-        })
+      ? await browser.submit(
+          step.url,
+          step.html,
+          '/login',
+          { username: options.username ?? ALICE.username, password: options.password ?? ALICE.password },
+          options.loginHeaders,
+        )
       : await browser.submit(step.url, step.html, '/confirm');
     const location = response.headers.get('location');
     if (!location) throw new Error(`login step failed with ${response.status}: ${(await response.text()).slice(0, 300)}`);

@@ -24,6 +24,15 @@ export const testFileConfig = () =>
   parseFileConfig({
     scopes: { 'a:read': 'Read A', 'a:write': 'Write A', 'b:read': 'Read B', 'admin:read': 'Read security data', 'admin:write': 'Revoke access' },
     roles: { viewer: ['a:read'], editor: ['a:read', 'a:write'] },
+    geo: {
+      edgeHeaders: { latitude: 'cf-iplatitude', longitude: 'cf-iplongitude', city: 'cf-ipcity', country: 'cf-ipcountry' },
+      networks: [
+        { cidr: '81.2.69.0/24', latitude: 51.5074, longitude: -0.1278, place: 'London, GB' },
+        { cidr: '1.0.16.0/24', latitude: 35.6762, longitude: 139.6503, place: 'Tokyo, JP' },
+        { cidr: '2.2.2.0/24', latitude: 48.8566, longitude: 2.3522, place: 'Paris, FR' },
+      ],
+      geoipLite: false,
+    },
     resourceServers: [
       { audience: API_A, name: 'API A', scopes: ['a:read', 'a:write'], claims: ['email', 'username'], introspectors: ['api-a'] },
       { audience: API_B, name: 'API B', scopes: ['b:read'], introspectors: ['api-b'] },
@@ -37,8 +46,8 @@ export const testFileConfig = () =>
         grant_types: ['authorization_code', 'refresh_token'],
         redirect_uris: [REDIRECT_URI],
         post_logout_redirect_uris: ['http://127.0.0.1:9/'],
-        scope: 'openid profile email offline_access a:read a:write',
-        resources: [API_A],
+        scope: 'openid profile email offline_access a:read a:write b:read',
+        resources: [API_A, API_B],
       },
       {
         client_id: 'other-web',
