@@ -51,7 +51,7 @@ export async function logIn(issuer: string, client: oidc.Configuration, options:
         )
       : await browser.submit(step.url, step.html, '/confirm');
     const location = response.headers.get('location');
-    if (!location) throw new Error(`login step failed with ${response.status}: ${(await response.text()).slice(0, 300)}`);
+    if (!location) throw new Error(`login step failed with ${response.status}: ${(await response.text()).slice(0, 3000)}`);
     step = await browser.follow(new URL(location, step.url).href, issuer);
   }
   if (!step.url.startsWith(REDIRECT_URI)) throw new Error(`flow ended at ${step.url}`);
