@@ -111,7 +111,7 @@ export function accountRoutes(provider: Provider, accounts: AccountStore, revoca
   return async function accountPages(ctx: Context, next: Next) {
     if (!ctx.path.startsWith('/account')) return next();
     ctx.set('cache-control', 'no-store');
-    const end = /^\/account\/devices\/([A-Za-z0-9_-]{43})\/end$/.exec(ctx.path);
+    const end = /^\/account\/devices\/([A-Za-z0-9_-]{22})\/end$/.exec(ctx.path);
     if (ctx.method === 'GET' && (ctx.path === '/account' || ctx.path === '/account/devices')) return showDevices(ctx);
     if (ctx.method === 'GET' && ctx.path === '/account/callback') return callback(ctx);
     if (ctx.method === 'POST' && ctx.path === '/account/logout-all') return logoutEverywhere(ctx);

@@ -113,7 +113,7 @@ export class Introspector {
   async #lookup(token: string, hint: string | null, allowed: (token: TokenPayload) => boolean): Promise<IntrospectionResponse> {
     const order = candidates(hint);
     const { keys } = this.#store;
-    const reply = await this.#store.run(() => this.#store.fetch(order.map((model) => keys.record(model, token))));
+    const reply = await this.#store.run(() => this.#store.fetch(keys.recordKeys(order, token)));
     const record = decodeFetch(reply);
     if (!record) return INACTIVE;
     return this.#judge(order[record.index]!, record, allowed);

@@ -106,7 +106,7 @@ export class Revocations {
   /** One device session: its grant dies with every token issued under it. */
   async revokeDevice(sub: string, deviceId: string, by: Actor): Promise<RevocationResult | undefined> {
     const { keys } = this.#store;
-    if (!/^[A-Za-z0-9_-]{43}$/.test(deviceId)) return undefined;
+    if (!/^[A-Za-z0-9_-]{22}$/.test(deviceId)) return undefined;
     const grantKey = keys.recordKey('g', deviceId);
     const owner = await this.#store.run((redis) => redis.zscore(keys.accountGrants(sub), grantKey));
     if (owner === null) return undefined;
@@ -123,7 +123,7 @@ export class Revocations {
    */
   async revokeToken(token: string, by: Actor): Promise<RevocationResult | undefined> {
     const { keys } = this.#store;
-    const candidates = TOKEN_MODELS.map((model) => keys.record(model, token));
+    const candidates = keys.recordKeys(TOKEN_MODELS, token);
     const record = decodeFetch(await this.#store.run(() => this.#store.fetch(candidates)));
     if (!record || isRevoked(record)) return undefined;
     const payload = JSON.parse(record.payload) as { grantId?: string; accountId?: string; clientId?: string };
