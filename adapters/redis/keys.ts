@@ -81,6 +81,11 @@ export class RedisKeys {
     return this.recordKey('g', this.recordHash('Grant', grantId));
   }
 
+  /** What a token record keeps to find its grant (scripts rebuild `<prefix>g:{hash}`). */
+  grantHash(grantId: string): string {
+    return this.recordHash('Grant', grantId);
+  }
+
   /** Sorted set of the record keys of a grant's tokens, scored by expiry (ms). Same slot as the grant. */
   grantMembers(grantId: string): string {
     return `${this.grant(grantId)}:tokens`;
@@ -160,7 +165,12 @@ export class RedisKeys {
 
   /** Secondary lookup of a Session by its uid: holds the session's record key. */
   sessionUid(uid: string): string {
-    return `${this.prefix}s-uid:{${this.hash('s-uid', uid)}}`;
+    return `${this.prefix}s-uid:{${this.sessionUidHash(uid)}}`;
+  }
+
+  /** What a session-bound token keeps to find its session (scripts rebuild `<prefix>s-uid:{hash}`). */
+  sessionUidHash(uid: string): string {
+    return this.hash('s-uid', uid);
   }
 
   /** Secondary lookup of a device flow record by user code: holds the record key. */

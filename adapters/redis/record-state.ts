@@ -21,6 +21,10 @@ export interface FetchedRecord {
   /** The browser session a session-bound token expires with ('' when absent or not bound). */
   sessionPayload: string;
   sessionBorn: number;
+  /** The client the record belongs to (stored beside the payload, not in it). */
+  clientId: string;
+  /** The client of the record's grant. */
+  grantClientId: string;
 }
 
 type Reply = [number, ...string[]];
@@ -47,6 +51,8 @@ export function decodeFetch(reply: unknown): FetchedRecord | undefined {
     clientEpoch: Number(r[9] || 0),
     sessionPayload: r[14] ?? '',
     sessionBorn: Number(r[15] || 0),
+    clientId: r[16] ?? '',
+    grantClientId: r[17] ?? '',
   };
 }
 

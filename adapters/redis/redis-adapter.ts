@@ -9,7 +9,7 @@ import { CONSUME, TAKE_GRANT_MEMBERS } from './scripts.js';
 /**
  * oidc-provider adapter on Redis. Layout (README.md beside this file has the full table):
  *
- *   <record>              hash  p, c, t, a, k, g (see scripts.ts), TTL = expiresIn + clock tolerance
+ *   <record>              string t␟c␟a␟k␟g␟s␟p (record-codec.ts), TTL = expiresIn + clock tolerance
  *   g:{h}:tokens          zset  record keys of a grant's tokens, score = expiry (ms)
  *   acct:{a.h}:grants     zset  grant keys of an account          acct:{a.h}:sessions  its sessions
  *   client:{c.h}:grants   zset  grant keys of a client            client:{c.h}:tokens  its grant-less tokens
@@ -71,7 +71,10 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
       const key = keys.record(this.model, id);
       const stored: StoredPayload = { ...payload };
+      // The key says the id and the model, the record's `k` the client: not stored twice.
       delete stored.jti;
+      delete stored.kind;
+      delete stored.clientId;
       if (this.model === 'Session' || payload.userCode) stored._sid = cipher.seal(id);
       // Redis keeps records for the clock tolerance beyond expiry so an expired token is reported
       // as expired (not unknown) in that window, as oidc-provider expects.
@@ -94,8 +97,8 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
           ttlMs,
           accountHash: payload.accountId ? keys.accountHash(payload.accountId) : '',
           clientId: payload.clientId ?? '',
-          grantKey,
-          sessionUidKey: payload.expiresWithSession && payload.sessionUid ? keys.sessionUid(payload.sessionUid) : '',
+          grantHash: grantKey ? keys.grantHash(payload.grantId!) : '',
+          sessionUidHash: payload.expiresWithSession && payload.sessionUid ? keys.sessionUidHash(payload.sessionUid) : '',
           indices: indices.map(([index, member]) => ({ index, member, expiresAt })),
         });
         const secondary = this.model === 'Session' && payload.uid ? keys.sessionUid(payload.uid) : payload.userCode ? keys.userCode(payload.userCode) : '';
@@ -126,6 +129,8 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
       const record = decodeFetch(await store.run(() => store.fetch([key])));
       if (!record || isRevoked(record)) return undefined;
       const payload = JSON.parse(record.payload) as StoredPayload;
+      payload.kind = this.model;
+      if (record.clientId) payload.clientId = record.clientId;
       const realId = id ?? (payload._sid ? cipher.open(payload._sid) : undefined);
       if (!realId) return undefined;
       delete payload._sid;
@@ -144,7 +149,8 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
       const [result, p] = await store.run(() => redis.latchConsume(key, Math.floor(Date.now() / 1000)));
       if (result === 1) return;
       if (result === 0 && CONSUMABLE.has(this.model) && p) {
-        const { grantId, accountId, clientId } = JSON.parse(p) as AdapterPayload;
+        const { grantId, accountId } = JSON.parse(p) as AdapterPayload;
+        const clientId = (await store.readPayload(key))?.clientId;
         if (grantId) {
           await store.run(() => store.deleteGrant(keys.grant(grantId)));
           hooks.grantRevoked?.({ accountId, clientId });
@@ -160,10 +166,9 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
         return;
       }
       await store.run(async () => {
-        const p = await redis.hget(key, 'p');
+        const payload = await store.readPayload(key);
         const tx = redis.multi().del(key);
-        if (p) {
-          const payload = JSON.parse(p) as AdapterPayload;
+        if (payload) {
           if (GRANTABLE.has(this.model) && payload.grantId) tx.zrem(keys.grantMembers(payload.grantId), key);
           if (this.model === 'ClientCredentials' && payload.clientId) tx.zrem(keys.clientTokens(payload.clientId), key);
           if (this.model === 'Session') {

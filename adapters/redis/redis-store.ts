@@ -1,6 +1,7 @@
 import type { Redis, Result } from 'ioredis';
 import { TemporarilyUnavailable } from '../../src/errors/oauth-error.js';
 import { IdCipher } from './id-cipher.js';
+import { decodeRecord, payloadOf } from './record-codec.js';
 import { RedisKeys } from './keys.js';
 import { FETCH, STAMP_EPOCH, UPSERT } from './scripts.js';
 
@@ -20,9 +21,9 @@ export interface RecordWrite {
   ttlMs?: number;
   accountHash: string;
   clientId: string;
-  grantKey: string;
-  /** Session-uid index key, for tokens that expire with their browser session ('' otherwise). */
-  sessionUidKey: string;
+  grantHash: string;
+  /** Session-uid hash, for tokens that expire with their browser session ('' otherwise). */
+  sessionUidHash: string;
   indices: Array<{ index: string; member: string; expiresAt: string }>;
 }
 
@@ -72,8 +73,8 @@ export class RedisStore {
       write.ttlMs === undefined ? '' : String(write.ttlMs),
       write.accountHash,
       write.clientId,
-      write.grantKey,
-      write.sessionUidKey,
+      write.grantHash,
+      write.sessionUidHash,
       ...write.indices.flatMap((i) => [i.member, i.expiresAt]),
     ];
     return this.redis.latchUpsert(keys.length, ...keys, ...args);
@@ -89,17 +90,28 @@ export class RedisStore {
     return this.redis.latchStampEpoch(key, ...fields);
   }
 
+  /** A record's payload (with its client restored), or undefined when absent. */
+  async readPayload(key: string): Promise<{ accountId?: string; clientId?: string; grantId?: string; uid?: string; userCode?: string } | undefined> {
+    const record = decodeRecord(await this.redis.get(key));
+    return record ? payloadOf(record) : undefined;
+  }
+
+  /** A record's birth (ms), or undefined when absent. */
+  async readBirth(key: string): Promise<number | undefined> {
+    const record = decodeRecord(await this.redis.get(key));
+    return record ? Number(record.t) : undefined;
+  }
+
   /** Deletes a grant (the authority for its tokens) and every token indexed under it. */
   async deleteGrant(grantKey: string): Promise<number> {
     const { redis, keys } = this;
     const membersKey = `${grantKey}:tokens`;
-    const [p, members] = await Promise.all([redis.hget(grantKey, 'p'), redis.zrange(membersKey, '0', '-1')]);
+    const [payload, members] = await Promise.all([this.readPayload(grantKey), redis.zrange(membersKey, '0', '-1')]);
     await redis.multi().del(grantKey, membersKey).exec();
-    const payload = p ? (JSON.parse(p) as { accountId?: string; clientId?: string }) : {};
     const cleanup = redis.pipeline();
-    if (payload.accountId) cleanup.zrem(keys.accountGrants(payload.accountId), grantKey);
-    if (payload.accountId) cleanup.hdel(keys.accountDevices(payload.accountId), grantKey);
-    if (payload.clientId) cleanup.zrem(keys.clientGrants(payload.clientId), grantKey);
+    if (payload?.accountId) cleanup.zrem(keys.accountGrants(payload.accountId), grantKey);
+    if (payload?.accountId) cleanup.hdel(keys.accountDevices(payload.accountId), grantKey);
+    if (payload?.clientId) cleanup.zrem(keys.clientGrants(payload.clientId), grantKey);
     for (let i = 0; i < members.length; i += 500) cleanup.del(...members.slice(i, i + 500));
     await cleanup.exec();
     return members.length;

@@ -123,11 +123,11 @@ export class Introspector {
     if (isRevoked(record)) return INACTIVE;
     let token: TokenPayload;
     try {
-      token = JSON.parse(record.payload) as TokenPayload;
+      // The model comes from the key, the client from the record (neither is in the payload).
+      token = { ...(JSON.parse(record.payload) as TokenPayload), kind, clientId: record.clientId };
     } catch {
       return INACTIVE;
     }
-    if (token.kind !== kind) return INACTIVE;
     const now = nowSeconds();
     // Model verify (clock tolerance) and then isValid (no tolerance, not consumed).
     if (typeof token.exp === 'number' && now - this.#tolerance >= token.exp) return INACTIVE;
@@ -143,7 +143,7 @@ export class Introspector {
 
     if (token.grantId) {
       if (!record.grantPayload) return INACTIVE;
-      const grant = JSON.parse(record.grantPayload) as GrantPayload;
+      const grant = { ...(JSON.parse(record.grantPayload) as GrantPayload), clientId: record.grantClientId };
       if (typeof grant.exp === 'number' && grant.exp <= now) return INACTIVE;
       if (grant.clientId !== token.clientId || grant.accountId !== token.accountId) return INACTIVE;
     }

@@ -110,8 +110,7 @@ export class Revocations {
     const grantKey = keys.recordKey('g', deviceId);
     const owner = await this.#store.run((redis) => redis.zscore(keys.accountGrants(sub), grantKey));
     if (owner === null) return undefined;
-    const p = await this.#store.run((redis) => redis.hget(grantKey, 'p'));
-    const clientId = p ? (JSON.parse(p) as { clientId?: string }).clientId : undefined;
+    const clientId = (await this.#store.run(() => this.#store.readPayload(grantKey)))?.clientId;
     const tokens = await this.#store.run(() => this.#store.deleteGrant(grantKey));
     await this.#events.publish({ scope: 'session', sub, client_id: clientId, session_id: deviceId, ...by });
     return { grants: 1, sessions: 0, tokens };
@@ -126,7 +125,7 @@ export class Revocations {
     const candidates = keys.recordKeys(TOKEN_MODELS, token);
     const record = decodeFetch(await this.#store.run(() => this.#store.fetch(candidates)));
     if (!record || isRevoked(record)) return undefined;
-    const payload = JSON.parse(record.payload) as { grantId?: string; accountId?: string; clientId?: string };
+    const payload = { ...(JSON.parse(record.payload) as { grantId?: string; accountId?: string }), clientId: record.clientId || undefined };
     const tokens = payload.grantId
       ? await this.#store.run(() => this.#store.deleteGrant(keys.grant(payload.grantId!)))
       : await this.#store.run(async (redis) => {
@@ -153,7 +152,7 @@ export class Revocations {
     grantKeys.forEach((grantKey, i) => {
       const record = decodeFetch(records[i]);
       if (!record || isRevoked(record)) return;
-      const grant = JSON.parse(record.payload) as { clientId: string; iat?: number };
+      const grant = { ...(JSON.parse(record.payload) as { iat?: number }), clientId: record.clientId };
       const meta = metas[i] ? (JSON.parse(metas[i]!) as DeviceMeta) : {};
       devices.push({
         id: grantKey.slice(grantKey.indexOf('{') + 1, -1),
@@ -202,8 +201,8 @@ export class Revocations {
     const job = await this.#startJob(grantKeys.length + (clientId ? 0 : sessions), async (progress) => {
       await this.#drain(keys.accountGrants(sub), async (grantKey) => {
         if (clientId) {
-          const p = await this.#store.redis.hget(grantKey, 'p');
-          if (p && (JSON.parse(p) as { clientId?: string }).clientId !== clientId) return false;
+          const grant = await this.#store.readPayload(grantKey);
+          if (grant && grant.clientId !== clientId) return false;
         }
         await this.#store.deleteGrant(grantKey);
         return true;
@@ -223,11 +222,11 @@ export class Revocations {
     for (;;) {
       const batch = await redis.zrange(index, String(cursor), String(cursor + 199));
       if (batch.length === 0) return;
-      const births = await Promise.all(batch.map((key) => redis.hget(key, 't')));
+      const births = await Promise.all(batch.map((key) => this.#store.readBirth(key)));
       let kept = 0;
       for (let i = 0; i < batch.length; i++) {
-        const born = Number(births[i] ?? 0);
-        if (epoch !== undefined && births[i] !== null && born > epoch) {
+        const born = births[i];
+        if (epoch !== undefined && born !== undefined && born > epoch) {
           kept++;
           continue;
         }

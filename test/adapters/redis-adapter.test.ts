@@ -38,7 +38,7 @@ describe('Redis adapter', () => {
     await at.upsert(tokenId, payload, 60);
     expect(await at.find(tokenId)).toEqual(payload);
     const key = store.keys.record('AccessToken', tokenId);
-    expect(await redis.client.hget(key, 'p')).not.toContain(tokenId);
+    expect(await redis.client.get(key)).not.toContain(tokenId);
     expect(key).not.toContain(tokenId);
   });
 
@@ -121,7 +121,7 @@ describe('Redis adapter', () => {
     const uid = id();
     await sessions.upsert(sessionId, { kind: 'Session', uid, accountId: 'sub-9', exp: now() + 600 }, 600);
     expect(await sessions.findByUid(uid)).toMatchObject({ jti: sessionId, uid, accountId: 'sub-9' });
-    const raw = await redis.client.hget(store.keys.record('Session', sessionId), 'p');
+    const raw = await redis.client.get(store.keys.record('Session', sessionId));
     expect(raw).not.toContain(sessionId);
     expect(await redis.client.zcard(store.keys.accountSessions('sub-9'))).toBe(1);
     await sessions.destroy(sessionId);

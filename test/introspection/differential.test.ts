@@ -1,5 +1,6 @@
 import * as oidc from 'openid-client';
 import { startLatch, type TestLatch } from '../support/latch-server.js';
+import { rewritePayload } from '../support/records.js';
 import { clientFor, logIn, postForm, webClient } from '../support/oauth.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { API_A, API_B, SECRETS } from '../support/test-config.js';
@@ -36,10 +37,9 @@ function addToken(label: string, token: string) {
 }
 
 async function expireToken(model: string, token: string) {
-  const key = lean.store.keys.record(model, token);
-  const payload = JSON.parse((await redis.client.hget(key, 'p'))!);
-  payload.exp = Math.floor(Date.now() / 1000) - 5;
-  await redis.client.hset(key, 'p', JSON.stringify(payload));
+  await rewritePayload(redis.client, lean.store.keys.record(model, token), (payload) => {
+    payload.exp = Math.floor(Date.now() / 1000) - 5;
+  });
 }
 
 beforeAll(async () => {

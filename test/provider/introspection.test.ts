@@ -1,5 +1,6 @@
 import { compactVerify, createLocalJWKSet, decodeJwt, type JSONWebKeySet } from 'jose';
 import { startLatch, type TestLatch } from '../support/latch-server.js';
+import { rewritePayload } from '../support/records.js';
 import { clientFor, logIn, postForm, webClient } from '../support/oauth.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { API_A, API_B, SECRETS } from '../support/test-config.js';
@@ -96,10 +97,9 @@ describe('POST /introspect (RFC 7662)', () => {
   it('answers exactly {"active":false} for an expired token', async () => {
     const { tokens } = await logIn(latch.url, await webClient(latch.url));
     // Rewrite the stored expiry into the past (the record stays in Redis for the clock tolerance).
-    const key = latch.store.keys.record('AccessToken', tokens.access_token);
-    const payload = JSON.parse((await redis.client.hget(key, 'p'))!);
-    payload.exp = Math.floor(Date.now() / 1000) - 60;
-    await redis.client.hset(key, 'p', JSON.stringify(payload));
+    await rewritePayload(redis.client, latch.store.keys.record('AccessToken', tokens.access_token), (payload) => {
+      payload.exp = Math.floor(Date.now() / 1000) - 60;
+    });
     expect((await introspect({ token: tokens.access_token }, apiA)).json).toEqual({ active: false });
   });
 
