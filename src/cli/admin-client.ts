@@ -56,7 +56,7 @@ export class AdminClient {
     return body.access_token;
   }
 
-  async call<T = Record<string, unknown>>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  async call<T = Record<string, unknown>>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
     const token = await this.#accessToken();
     const response = await this.#fetch(path, {
       method,

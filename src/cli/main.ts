@@ -14,6 +14,8 @@ Commands:
   revoke-client <client_id> --reason R        revoke every token of a client
   revoke-client <client_id> --user U --reason R   ...of one client for one user
   revoke-token --reason R                     revoke the token read from standard input
+  set-roles <username> [role...] --reason R   replace the account's roles (live at the next request)
+  logins <username>                           recent logins with their places
   disable <username> --reason R               disable: all tokens dead, logins refused
   enable <username> --reason R                enable again (old tokens stay dead)
   audit [--limit N] [--after ID] [--follow]   read the audit log (--follow keeps printing)
@@ -112,6 +114,14 @@ async function run(argv: string[], io: Io): Promise<void> {
     case 'revoke-token': {
       const token = (await io.stdin()).trim();
       return revoked('revoked token', await client.call('POST', '/admin/tokens/revoke', { token: need(token, 'the token on standard input'), ...reason() }));
+    }
+    case 'set-roles': {
+      const result = await client.call<{ roles: string[]; previous: string[]; audit_id: string }>('PUT', `/admin/accounts/${user()}/roles`, { roles: args.slice(1), ...reason() });
+      return print(result, () => `roles of ${args[0]}: ${result.previous.join(' ') || '(none)'} → ${result.roles.join(' ') || '(none)'} (audit ${result.audit_id})\n`);
+    }
+    case 'logins': {
+      const { logins } = await client.call<{ logins: Array<Record<string, unknown>> }>('GET', `/admin/accounts/${user()}/logins`);
+      return print(logins, () => table(logins, [['at', 'time'], ['ip', 'ip'], ['place', 'place'], ['latitude', 'lat'], ['longitude', 'lon'], ['source', 'source'], ['outcome', 'outcome']]));
     }
     case 'disable':
       return revoked(`disabled ${args[0]}`, await client.call('POST', `/admin/accounts/${user()}/disable`, reason()));

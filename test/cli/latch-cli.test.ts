@@ -73,6 +73,18 @@ describe('latch admin (CLI)', () => {
     expect((await latchCli(['admin', 'enable', 'bob', '--reason', 'came back'])).code).toBe(0);
   });
 
+  it('changes roles and lists logins with their places', async () => {
+    const roles = await latchCli(['admin', 'set-roles', 'alice', 'editor', '--reason', 'promotion']);
+    expect(roles.code).toBe(0);
+    expect(roles.stdout).toMatch(/^roles of alice: viewer → editor \(audit \d+-\d+\)\n$/);
+    await latchCli(['admin', 'set-roles', 'alice', 'viewer', '--reason', 'back']);
+    await logIn(latch.url, await webClient(latch.url), { loginHeaders: { 'cf-iplatitude': '51.5074', 'cf-iplongitude': '-0.1278', 'cf-ipcity': 'London', 'cf-ipcountry': 'GB' } });
+    const logins = await latchCli(['admin', 'logins', 'alice']);
+    expect(logins.code).toBe(0);
+    expect(logins.stdout.split('\n')[0]).toMatch(/^TIME\s+IP\s+PLACE\s+LAT\s+LON\s+SOURCE\s+OUTCOME$/);
+    expect(logins.stdout.split('\n')[1]).toMatch(/127\.0\.0\.1\s+London, GB\s+51\.5074\s+-0\.1278\s+edge\s+accepted/);
+  });
+
   it('follows the audit log as new entries arrive', async () => {
     const child = spawn(process.execPath, ['bin/latch.js', 'admin', 'audit', '--follow', '--json'], {
       env: { PATH: process.env.PATH!, LATCH_URL: latch.url, LATCH_ADMIN_CLIENT_ID: 'auditor', LATCH_ADMIN_CLIENT_SECRET: SECRETS.auditor },
