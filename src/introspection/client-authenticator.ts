@@ -55,6 +55,13 @@ export function readCredentials(authorization: string | undefined, params: URLSe
  */
 export class ClientAuthenticator {
   readonly #clients = new Map<string, Buffer>();
+  /**
+   * Credentials already verified (client id + secret → ok). A resource server sends the same
+   * Basic header on every call; after the first, it costs a Map lookup instead of a SHA-256.
+   * Bounded; only successes are kept, so a wrong secret is always re-checked in constant time.
+   */
+  readonly #verified = new Map<string, string>();
+  static readonly MAX_VERIFIED = 1024;
 
   constructor(clients: readonly ClientConfig[]) {
     for (const client of clients) {
@@ -74,10 +81,15 @@ export class ClientAuthenticator {
    * accepted for a secret client, as oidc-provider 9 does (the differential test pins this).
    */
   authenticate(credentials: Extract<ClientCredentials, { kind: 'secret' }>): string {
+    const memo = `${credentials.clientId}\0${credentials.secret}`;
+    const known = this.#verified.get(memo);
+    if (known) return known;
     const expected = this.#clients.get(credentials.clientId);
     const presented = digest(credentials.secret);
     const same = timingSafeEqual(presented, expected ?? presented);
     if (!expected || !same) throw new InvalidClient();
+    if (this.#verified.size >= ClientAuthenticator.MAX_VERIFIED) this.#verified.clear();
+    this.#verified.set(memo, credentials.clientId);
     return credentials.clientId;
   }
 }
