@@ -6,6 +6,7 @@ import type { RolePolicy } from '../accounts/role-policy.js';
 import type { TravelGuard } from '../anomaly/impossible-travel.js';
 import { fieldPath } from '../config/config-error.js';
 import { InvalidRequest, OAuthError } from '../errors/oauth-error.js';
+import { readJson } from '../http/request-body.js';
 import type { Introspector } from '../introspection/introspect.js';
 import type { Logger } from '../log/logger.js';
 import type { RevocationResult, Revocations } from '../revocation/revocations.js';
@@ -13,8 +14,6 @@ import type { AuditLog } from './audit-log.js';
 import { authenticateAdmin, BearerError, type AdminCaller } from './bearer-auth.js';
 import { openApiDocument } from './openapi.js';
 import { auditQuery, reasonBody, rolesBody, tokenBody } from './schemas.js';
-
-const BODY_LIMIT = 16 * 1024;
 
 class NotFound extends Error {
   readonly status = 404;
@@ -40,22 +39,6 @@ interface Route {
 }
 
 const SEGMENT = '([^/]{1,256})';
-
-async function readJson(ctx: Context): Promise<unknown> {
-  if (!ctx.is('application/json')) throw new InvalidRequest('expected an application/json body');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req) {
-    size += (chunk as Buffer).length;
-    if (size > BODY_LIMIT) throw new InvalidRequest('request body too large');
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null');
-  } catch {
-    throw new InvalidRequest('the body is not valid JSON');
-  }
-}
 
 /** Validates with zod; the error names the field, like config errors do. */
 function validate<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {

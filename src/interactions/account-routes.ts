@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { AccountStore } from '../accounts/account-store.js';
-import { readForm } from '../http/form-body.js';
+import { readForm } from '../http/request-body.js';
 import type { Revocations } from '../revocation/revocations.js';
 import { checkCsrf, issueCsrf } from './csrf.js';
 import { devicesPage, messagePage } from './views.js';

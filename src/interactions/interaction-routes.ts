@@ -6,7 +6,7 @@ import { describe, type TravelGuard } from '../anomaly/impossible-travel.js';
 import type { LocationResolver } from '../anomaly/location.js';
 import type { LatchFileConfig } from '../config/schema.js';
 import { InvalidRequest } from '../errors/oauth-error.js';
-import { readForm } from '../http/form-body.js';
+import { readForm } from '../http/request-body.js';
 import type { Revocations } from '../revocation/revocations.js';
 import { ACCOUNT_CLIENT_ID } from './account-routes.js';
 import { checkCsrf, issueCsrf } from './csrf.js';

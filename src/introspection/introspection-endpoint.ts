@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import { decodeProtectedHeader } from 'jose';
 import { InvalidClient, InvalidRequest, OAuthError, TemporarilyUnavailable } from '../errors/oauth-error.js';
+import { BodyTooLarge, readBody } from '../http/request-body.js';
 import type { Logger } from '../log/logger.js';
 import { readCredentials, type ClientAuthenticator } from './client-authenticator.js';
 import type { Introspector } from './introspect.js';
@@ -13,21 +14,6 @@ type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 const BODY_LIMIT = 56 * 1024;
 const PARAMS = ['token', 'token_type_hint', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type'];
 const HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
-
-class TooLarge extends Error {}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > BODY_LIMIT) throw new TooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > BODY_LIMIT) throw new TooLarge();
-    chunks.push(chunk as Buffer);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-}
 
 function isStructured(token: string): boolean {
   if (!token.includes('.')) return false;
@@ -74,9 +60,9 @@ export function introspectionEndpoint(
     const wantsJwt = !!accept?.includes('application/token-introspection+jwt');
     let raw: Buffer;
     try {
-      raw = await readBody(req);
+      raw = await readBody(req, BODY_LIMIT);
     } catch (err) {
-      if (err instanceof TooLarge) return send(res, 400, new InvalidRequest('failed to parse the request body'), { connection: 'close' });
+      if (err instanceof BodyTooLarge) return send(res, 400, new InvalidRequest('failed to parse the request body'), { connection: 'close' });
       throw err;
     }
     const parsed = parseQuery(raw.toString('utf8'));

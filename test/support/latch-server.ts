@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import { openRedis } from '../../adapters/redis/connect.js';
 import type { LatchConfig } from '../../src/config/load.js';
+import type { LatchFileConfig } from '../../src/config/schema.js';
 import { createLatch, type Latch, type LatchOptions } from '../../src/http/app.js';
 import { createLogger } from '../../src/log/logger.js';
 import { testConfig } from './test-config.js';
@@ -13,23 +14,37 @@ export interface TestLatch extends Latch {
   redis: Redis;
   /** Every log line Latch wrote, raw. */
   logs: string[];
+  /** How many introspection requests Latch has served so far. */
+  introspections(): number;
+  /** Stops answering (connections refused) until start() again, on the same port. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface StartOptions extends LatchOptions {
+  /** Share another instance's configuration (issuer and keys). */
+  config?: LatchConfig;
+  /** Serve another config file than test-config.ts's. */
+  file?: LatchFileConfig;
+  trustedProxies?: number;
 }
 
 /**
  * Starts a real Latch on a free loopback port against `redisUrl`, with demo accounts seeded.
  * `config` lets a second instance share the first one's configuration (issuer and keys).
  */
-export async function startLatch(
-  redisUrl: string,
-  options: LatchOptions & { config?: LatchConfig; trustedProxies?: number } = {},
-): Promise<TestLatch> {
-  const server: Server = createServer();
+export async function startLatch(redisUrl: string, options: StartOptions = {}): Promise<TestLatch> {
+  let server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
   const url = `http://127.0.0.1:${port}`;
   const base = options.config ?? (await testConfig(url, redisUrl));
-  const config = options.trustedProxies === undefined ? base : { ...base, trustedProxies: options.trustedProxies };
+  const config: LatchConfig = {
+    ...base,
+    ...(options.file ? { file: options.file } : {}),
+    ...(options.trustedProxies === undefined ? {} : { trustedProxies: options.trustedProxies }),
+  };
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -41,16 +56,32 @@ export async function startLatch(
   const redis = await openRedis(redisUrl, { commandTimeoutMs: 1000 });
   const latch = createLatch(config, redis, logger, options);
   await latch.accounts.seed(config.file.accounts);
-  server.on('request', latch.callback);
+  let introspections = 0;
+  const listener: Latch['callback'] = (req, res) => {
+    if (req.method === 'POST' && req.url?.split('?')[0] === '/introspect') introspections++;
+    latch.callback(req, res);
+  };
+  server.on('request', listener);
+
+  async function stop() {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
   return {
     ...latch,
     url,
     config,
     redis,
     logs,
+    introspections: () => introspections,
+    stop,
+    async start() {
+      server = createServer(listener);
+      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    },
     async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (server.listening) await stop();
       redis.disconnect();
     },
   };
