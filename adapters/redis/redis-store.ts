@@ -36,6 +36,8 @@ export class RedisStore {
   readonly redis: Redis;
   readonly keys: RedisKeys;
   readonly cipher: IdCipher;
+  /** Called on every Redis failure (metrics). */
+  onError: () => void = () => {};
 
   constructor(redis: Redis, tokenHashKey: Buffer, prefix?: string) {
     this.redis = redis;
@@ -53,6 +55,7 @@ export class RedisStore {
     } catch (err) {
       if (err instanceof TemporarilyUnavailable) throw err;
       if ((err as { expose?: boolean }).expose) throw err;
+      this.onError();
       throw new TemporarilyUnavailable(undefined, { cause: err });
     }
   }

@@ -25,6 +25,7 @@ import { revocationEvents } from './revocation-events.js';
 import { rfcErrorCodes } from './rfc-error-codes.js';
 import { errorHandler } from './error-handler.js';
 import { health } from './health.js';
+import { LatchMetrics } from './metrics.js';
 import { requestLog } from './request-log.js';
 import { securityHeaders } from './security-headers.js';
 import { staticAssets } from './static-assets.js';
@@ -39,6 +40,7 @@ export interface LatchOptions {
 
 export interface Latch {
   provider: Provider;
+  metrics: LatchMetrics;
   store: RedisStore;
   accounts: AccountStore;
   revocations: Revocations;
@@ -55,9 +57,15 @@ export interface Latch {
  */
 export function createLatch(config: LatchConfig, redis: Redis, logger: Logger, options: LatchOptions = {}): Latch {
   const store = new RedisStore(redis, config.secrets.tokenHashKey);
+  const metrics = new LatchMetrics();
+  store.onError = () => metrics.redisErrors.inc();
   const accounts = new AccountStore(store);
   const resourceServers = new ResourceServers(config.file);
-  const revocations = new Revocations(store, new EventPublisher(store), logger);
+  const events = new EventPublisher(store);
+  events.onPublish = (event) => {
+    if (event.type === 'revocation') metrics.revocations.inc({ scope: event.scope });
+  };
+  const revocations = new Revocations(store, events, logger);
   const audit = new AuditLog(store);
   const roles = new RolePolicy(config.file.roles);
   const travel = new TravelGuard(store, config.file.impossibleTravel);
@@ -78,10 +86,10 @@ export function createLatch(config: LatchConfig, redis: Redis, logger: Logger, o
 
   const redirectOrigins = [...new Set(config.file.clients.flatMap((c) => c.redirect_uris.map((u) => new URL(u).origin)))];
 
-  provider.use(requestLog(logger));
+  provider.use(requestLog(logger, metrics));
   provider.use(errorHandler(logger));
   provider.use(securityHeaders(redirectOrigins));
-  provider.use(health(store));
+  provider.use(health(store, metrics));
   provider.use(staticAssets);
   provider.use(rfcErrorCodes);
   provider.use(revocationEvents(revocations, logger));
@@ -115,14 +123,14 @@ export function createLatch(config: LatchConfig, redis: Redis, logger: Logger, o
   });
 
   const koa = provider.callback() as unknown as Latch['callback'];
-  const latch = { provider, store, accounts, revocations, audit, introspector };
+  const latch = { provider, store, accounts, revocations, audit, introspector, metrics };
   if (options.leanIntrospection === false) return { ...latch, callback: koa };
 
   const jwt = {
     responder: new JwtResponder(config.secrets.jwks, config.issuer),
     algs: new Map(config.file.clients.flatMap((c) => (c.introspection_signed_response_alg ? [[c.client_id, c.introspection_signed_response_alg] as const] : []))),
   };
-  const introspect = introspectionEndpoint(introspector, new ClientAuthenticator(config.file.clients), jwt, logger, koa);
+  const introspect = introspectionEndpoint(introspector, new ClientAuthenticator(config.file.clients), jwt, logger, metrics, koa);
   const callback: Latch['callback'] = (req, res) => {
     const url = req.url ?? '';
     if (req.method === 'POST' && (url === '/introspect' || url.startsWith('/introspect?'))) return introspect(req, res);

@@ -1,8 +1,12 @@
 import type { Context, Next } from 'koa';
 import type { RedisStore } from '../../adapters/redis/redis-store.js';
+import type { LatchMetrics } from './metrics.js';
 
-/** `/healthz`: the process answers. `/readyz`: it can reach Redis, so it can serve. */
-export function health(store: RedisStore) {
+/**
+ * `/healthz`: the process answers. `/readyz`: it can reach Redis, so it can serve. `/metrics`:
+ * Prometheus text format (keep it on the private side: docs/operations.md).
+ */
+export function health(store: RedisStore, metrics: LatchMetrics) {
   return async function healthChecks(ctx: Context, next: Next) {
     if (ctx.path === '/healthz') {
       ctx.body = { status: 'ok' };
@@ -12,6 +16,11 @@ export function health(store: RedisStore) {
       const ready = await store.ping();
       ctx.status = ready ? 200 : 503;
       ctx.body = { status: ready ? 'ready' : 'redis unreachable' };
+      return;
+    }
+    if (ctx.path === '/metrics' && ctx.method === 'GET') {
+      ctx.type = metrics.registry.contentType;
+      ctx.body = await metrics.registry.metrics();
       return;
     }
     await next();

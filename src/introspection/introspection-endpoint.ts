@@ -3,6 +3,7 @@ import { parse as parseQuery } from 'node:querystring';
 import { decodeProtectedHeader } from 'jose';
 import { InvalidClient, InvalidRequest, OAuthError, TemporarilyUnavailable } from '../errors/oauth-error.js';
 import { BodyTooLarge, readBody } from '../http/request-body.js';
+import type { LatchMetrics } from '../http/metrics.js';
 import type { Logger } from '../log/logger.js';
 import { readCredentials, type ClientAuthenticator } from './client-authenticator.js';
 import type { Introspector } from './introspect.js';
@@ -50,10 +51,11 @@ export function introspectionEndpoint(
   authenticator: ClientAuthenticator,
   jwt: JwtResponses,
   logger: Logger,
+  metrics: LatchMetrics,
   fallback: Listener,
 ): Listener {
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = logger.isLevelEnabled('debug') ? process.hrtime.bigint() : 0n;
+    const started = process.hrtime.bigint();
     const accept = req.headers.accept;
     const type = req.headers['content-type'];
     if (!type?.startsWith('application/x-www-form-urlencoded')) return fallback(req, res);
@@ -91,6 +93,7 @@ export function introspectionEndpoint(
       const callerId = authenticator.authenticate(credentials);
       if (!token) throw new InvalidRequest("missing required parameter 'token'");
       const answer = await introspector.introspect(callerId, token, params.get('token_type_hint'));
+      metrics.introspections.inc({ result: answer.active ? 'active' : 'inactive' });
       const alg = wantsJwt ? jwt.algs.get(callerId) : undefined;
       if (!alg) return send(res, 200, answer);
       // RFC 9701 §5: signed when the caller asks for it and registered an algorithm.
@@ -103,7 +106,9 @@ export function introspectionEndpoint(
       if (status >= 500) logger.warn({ path: '/introspect', error: error.error, cause: String((error.cause as Error)?.message ?? '') }, 'introspection failed');
       send(res, status, error.toJSON(), error instanceof InvalidClient ? { 'www-authenticate': 'Basic realm="latch"' } : {});
     } finally {
-      if (started) logger.debug({ method: 'POST', path: '/introspect', status, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      metrics.observe('/introspect', 'POST', status, ms / 1000);
+      if (logger.isLevelEnabled('debug')) logger.debug({ method: 'POST', path: '/introspect', status, ms }, 'request');
     }
   }
 

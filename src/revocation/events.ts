@@ -43,6 +43,8 @@ export function tokenSha256(token: string): string {
  */
 export class EventPublisher {
   readonly #store: RedisStore;
+  /** Called for every event published (metrics). */
+  onPublish: (event: LatchEvent) => void = () => {};
 
   constructor(store: RedisStore) {
     this.#store = store;
@@ -59,6 +61,7 @@ export class EventPublisher {
         .xadd(keys.eventsStream(), 'MAXLEN', '~', STREAM_MAX, '*', 'event', body)
         .exec(),
     );
+    this.onPublish(full);
     return full;
   }
 }

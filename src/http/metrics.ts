@@ -1,0 +1,56 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+/** Route label for a path: a small fixed set, so metrics never grow with ids or junk paths. */
+const ROUTES = ['/token', '/introspect', '/revoke', '/auth', '/interaction', '/account', '/admin', '/session', '/.well-known', '/jwks', '/me', '/healthz', '/readyz', '/metrics'];
+
+export function routeOf(path: string): string {
+  return ROUTES.find((r) => path === r || path.startsWith(`${r}/`)) ?? 'other';
+}
+
+/**
+ * Prometheus metrics (prom-client) on a registry of Latch's own, served at GET /metrics:
+ * request rate and latency per endpoint, introspection answers, revocations, Redis errors.
+ */
+export class LatchMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'latch_http_requests_total',
+    help: 'HTTP requests by route, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly latency = new Histogram({
+    name: 'latch_http_request_duration_seconds',
+    help: 'HTTP request latency by route',
+    labelNames: ['route'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly introspections = new Counter({
+    name: 'latch_introspections_total',
+    help: 'Introspection answers of the lean handler by result',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly revocations = new Counter({
+    name: 'latch_revocations_total',
+    help: 'Revocations published, by scope',
+    labelNames: ['scope'] as const,
+    registers: [this.registry],
+  });
+  readonly redisErrors = new Counter({
+    name: 'latch_redis_errors_total',
+    help: 'Redis operations that failed or timed out (answered 503)',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'latch_' });
+  }
+
+  observe(path: string, method: string, status: number, seconds: number): void {
+    const route = routeOf(path);
+    this.requests.inc({ route, method, status: String(status) });
+    this.latency.observe({ route }, seconds);
+  }
+}
