@@ -124,6 +124,15 @@ export class RedisKeys {
     return `${this.account(accountId)}:devices`;
   }
 
+  /**
+   * Failed-login counters (hash: n, last) for a username, across all addresses or for one address.
+   * Keyed by username (known or not), so throttling answers the same for unknown users.
+   */
+  loginFailures(username: string, ip?: string): string {
+    const tag = `${this.prefix}lf:{u.${this.hash('user', username.toLowerCase())}}`;
+    return ip === undefined ? tag : `${tag}:${this.hash('ip', ip)}`;
+  }
+
   /** List of the account's recent logins (JSON, newest first, capped). */
   accountLogins(accountId: string): string {
     return `${this.account(accountId)}:logins`;

@@ -89,8 +89,18 @@ export const impossibleTravelSchema = z.strictObject({
   minDistanceKm: z.number().nonnegative().default(500),
 });
 
+export const loginThrottleSchema = z.strictObject({
+  /** Failures from one address for one username before each attempt must wait (doubling). */
+  perAddress: z.number().int().positive().default(5),
+  /** Failures for one username from all addresses before unknown browsers are locked out. */
+  perAccount: z.number().int().positive().default(20),
+  /** How long failures count, and how long an account lock lasts (seconds). */
+  windowSeconds: z.number().int().positive().default(900),
+});
+
 export const configSchema = z
   .strictObject({
+    loginThrottle: loginThrottleSchema.default({ perAddress: 5, perAccount: 20, windowSeconds: 900 }),
     /** Descriptions of the scopes shown on the consent page. */
     scopes: z.record(scopeName, z.string()).default({}),
     /**
@@ -187,4 +197,5 @@ export type ResourceServerConfig = z.infer<typeof resourceServerSchema>;
 export type ClientConfig = z.infer<typeof clientSchema>;
 export type AccountConfig = z.infer<typeof accountSchema>;
 export type GeoConfig = z.infer<typeof geoSchema>;
+export type LoginThrottleConfig = z.infer<typeof loginThrottleSchema>;
 export type ImpossibleTravelConfig = z.infer<typeof impossibleTravelSchema>;

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { redisAdapterFactory } from '../../adapters/redis/redis-adapter.js';
 import { RedisStore } from '../../adapters/redis/redis-store.js';
 import { AccountStore } from '../accounts/account-store.js';
+import { LoginThrottle } from '../accounts/login-throttle.js';
 import { RolePolicy } from '../accounts/role-policy.js';
 import type { LatchConfig } from '../config/load.js';
 import { interactionRoutes } from '../interactions/interaction-routes.js';
@@ -100,6 +101,7 @@ export function createLatch(config: LatchConfig, redis: Redis, logger: Logger, o
       provider, accounts, revocations, audit, file: config.file,
       locations: new LocationResolver(config.file.geo),
       travel,
+      throttle: new LoginThrottle(store, config.file.loginThrottle),
     }),
   );
 

@@ -1,6 +1,7 @@
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Account, AccountStore } from '../accounts/account-store.js';
+import type { LoginThrottle } from '../accounts/login-throttle.js';
 import type { AuditLog } from '../admin/audit-log.js';
 import { describe, type TravelGuard } from '../anomaly/impossible-travel.js';
 import type { LocationResolver } from '../anomaly/location.js';
@@ -19,6 +20,7 @@ const ROUTE = /^\/interaction\/([A-Za-z0-9_-]{1,64})(?:\/(login|confirm|abort))?
 /** The login, consent and cancel steps oidc-provider hands over to us (devInteractions is off). */
 export interface InteractionDependencies {
   provider: Provider;
+  throttle: LoginThrottle;
   accounts: AccountStore;
   revocations: Revocations;
   audit: AuditLog;
@@ -32,7 +34,26 @@ function minutes(hours: number): string {
   return m < 120 ? `${m} minute${m === 1 ? '' : 's'}` : `${Math.round(hours)} hours`;
 }
 
-export function interactionRoutes({ provider, accounts, revocations, audit, locations, travel, file }: InteractionDependencies) {
+const DEVICE_COOKIE = 'latch.device';
+
+function wait(seconds: number): string {
+  return seconds < 90 ? `${seconds} second${seconds === 1 ? '' : 's'}` : `${Math.ceil(seconds / 60)} minutes`;
+}
+
+export function interactionRoutes({ provider, accounts, revocations, audit, locations, travel, throttle, file }: InteractionDependencies) {
+  function knownDevice(ctx: Context, username: string): boolean {
+    const tags = (ctx.cookies.get(DEVICE_COOKIE, { signed: true }) ?? '').split('.');
+    return tags.includes(throttle.deviceTag(username));
+  }
+
+  function rememberDevice(ctx: Context, username: string) {
+    const tag = throttle.deviceTag(username);
+    const tags = (ctx.cookies.get(DEVICE_COOKIE, { signed: true }) ?? '').split('.').filter((t) => t && t !== tag);
+    ctx.cookies.set(DEVICE_COOKIE, [tag, ...tags].slice(0, 10).join('.'), {
+      signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, maxAge: 365 * 24 * 3600 * 1000, overwrite: true,
+    });
+  }
+
   async function details(ctx: Context, uid: string): Promise<Details | undefined> {
     try {
       const found = await provider.interactionDetails(ctx.req, ctx.res);
@@ -89,13 +110,23 @@ export function interactionRoutes({ provider, accounts, revocations, audit, loca
   async function login(ctx: Context, interaction: Details) {
     const form = await readForm(ctx);
     checkCsrf(ctx, form.get('csrf'));
-    const username = form.get('username') ?? '';
+    const username = (form.get('username') ?? '').slice(0, 256);
     const password = form.get('password') ?? '';
+    if (username) {
+      const verdict = await throttle.check(username, ctx.ip, knownDevice(ctx, username));
+      if (!verdict.allowed) {
+        ctx.set('retry-after', String(verdict.retryAfterSeconds));
+        return showLogin(ctx, interaction, 429, `Too many failed sign-in attempts. Try again in ${wait(verdict.retryAfterSeconds)}.`, username);
+      }
+    }
     const account = username && password ? await accounts.authenticate(username, password) : undefined;
     if (!account) {
+      if (username) await throttle.failed(username, ctx.ip);
       // One message for unknown user, wrong password and disabled account.
       return showLogin(ctx, interaction, 401, 'Invalid username or password.', username);
     }
+    await throttle.succeeded(username, ctx.ip);
+    rememberDevice(ctx, username);
     const refusal = await checkTravel(ctx, account);
     if (refusal) return showLogin(ctx, interaction, 403, refusal, username);
     await finish(ctx, { login: { accountId: account.sub } }, false);
