@@ -86,6 +86,30 @@ describe('the server process (npm start)', () => {
     expect(await proc.exited).toBe(0);
   });
 
+  it('finishes every request in flight on SIGTERM, then exits 0', async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const proc = run({ PORT: String(port), REDIS_URL: redis.url, ISSUER: base, LOG_LEVEL: 'info' });
+    running.push(proc.child);
+    for (let i = 0; i < 100 && !(await fetch(`${base}/readyz`).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 100));
+    const auth = `Basic ${Buffer.from('reports-api:reports-api-secret-change-me-0123456789ab').toString('base64')}`;
+    // Redis pauses, so 20 introspections are held in flight inside Latch...
+    await redis.client.client('PAUSE', 700, 'ALL');
+    const inFlight = Array.from({ length: 20 }, () =>
+      fetch(`${base}/introspect`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=abc' }).then(
+        async (r) => [r.status, await r.text()] as const,
+        (err: Error) => [0, err.message] as const,
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 250));
+    // ...when SIGTERM arrives: every one of them is still answered.
+    proc.child.kill('SIGTERM');
+    const answers = await Promise.all(inFlight);
+    expect(answers).toEqual(Array(20).fill([200, '{"active":false}']));
+    expect(await proc.exited).toBe(0);
+    expect(proc.out()).toContain('shutting down');
+  });
+
   it('stops with a message naming the field when the config is invalid', async () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ clients: [{ client_id: 'x', grant_types: ['client_credentials'] }] }));

@@ -1,4 +1,5 @@
 import { startLatch, type TestLatch } from '../support/latch-server.js';
+import { adminCall, adminToken } from '../support/admin.js';
 import { logIn, postForm, webClient } from '../support/oauth.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { SECRETS } from '../support/test-config.js';
@@ -72,6 +73,28 @@ describe('fail closed when Redis is unreachable', () => {
     const after = await postForm(`${latch.url}/introspect`, { token: accessToken }, apiA);
     expect(after.status).toBe(200);
     expect(after.json).toMatchObject({ active: true, sub: 'sub-alice' });
+  });
+
+  it('keeps issued tokens active and revoked tokens revoked across a Redis restart (AOF, fsync always)', async () => {
+    await waitReady();
+    const revoked = (await logIn(latch.url, await webClient(latch.url))).tokens;
+    await postForm(`${latch.url}/revoke`, { token: revoked.refresh_token! }, ['web', SECRETS.web]);
+    const admin = await adminToken(latch.url);
+    await adminCall(latch.url, 'POST', '/admin/accounts/bob/revoke', admin, { reason: 'before the restart' });
+    const bobBefore = await postForm(`${latch.url}/token`, { grant_type: 'client_credentials', scope: 'a:read' }, ['svc', SECRETS.svc]);
+    await new Promise((r) => setTimeout(r, 5));
+    const live = (await logIn(latch.url, await webClient(latch.url))).tokens;
+
+    await redis.stop();
+    await redis.start();
+    await waitReady();
+
+    const introspect = async (token: string) => (await postForm(`${latch.url}/introspect`, { token }, apiA)).json;
+    expect(await introspect(live.access_token)).toMatchObject({ active: true });
+    expect(await introspect(bobBefore.json!.access_token as string)).toMatchObject({ active: true });
+    expect(await introspect(revoked.access_token)).toEqual({ active: false });
+    const epoch = await redis.client.hget(latch.store.keys.account('sub-bob'), 'epoch');
+    expect(Number(epoch)).toBeGreaterThan(0);
   });
 
   it('answers 503 within the command timeout when Redis hangs instead of failing', async () => {

@@ -124,6 +124,19 @@ describe('POST /introspect (RFC 7662)', () => {
     expect(json).toMatchObject({ error: 'invalid_request' });
   });
 
+  it('refuses a body over 56 KiB with invalid_request, and a non-form body', async () => {
+    const big = await introspect({ token: 'x'.repeat(60 * 1024) }, apiA);
+    expect(big.status).toBe(400);
+    expect(big.json).toEqual({ error: 'invalid_request', error_description: 'failed to parse the request body' });
+    const response = await fetch(`${latch.url}/introspect`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`api-a:${SECRETS.apiA}`).toString('base64')}` },
+      body: JSON.stringify({ token: userTokens.access_token }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'invalid_request' });
+  });
+
   it('refuses GET', async () => {
     const response = await fetch(`${latch.url}/introspect?token=${userTokens.access_token}`);
     expect(response.status).toBe(404);
