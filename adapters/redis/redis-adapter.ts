@@ -39,7 +39,7 @@ const CONSUMABLE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', '
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    latchConsume(key: string, now: number): Result<[number, string | null], Context>;
+    latchConsume(key: string, now: number): Result<[number, string | null, string | null], Context>;
     latchTakeGrantMembers(membersKey: string, prefix: string): Result<string[], Context>;
   }
 }
@@ -146,11 +146,11 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
      */
     async consume(id: string): Promise<void> {
       const key = keys.record(this.model, id);
-      const [result, p] = await store.run(() => redis.latchConsume(key, Math.floor(Date.now() / 1000)));
+      const [result, p, client] = await store.run(() => redis.latchConsume(key, Math.floor(Date.now() / 1000)));
       if (result === 1) return;
       if (result === 0 && CONSUMABLE.has(this.model) && p) {
         const { grantId, accountId } = JSON.parse(p) as AdapterPayload;
-        const clientId = (await store.readPayload(key))?.clientId;
+        const clientId = client || undefined;
         if (grantId) {
           await store.run(() => store.deleteGrant(keys.grant(grantId)));
           hooks.grantRevoked?.({ accountId, clientId });

@@ -104,14 +104,14 @@ end
 return nil
 `;
 
-/** KEYS[1] record. ARGV[1] now (s). Returns {1|0|-1, p}: consumed now, already consumed, missing. */
+/** KEYS[1] record. ARGV[1] now (s). Returns {1|0|-1, p, client id}: consumed now, already consumed, missing. */
 export const CONSUME = `${SPLIT}
 local r = split(redis.call('GET', KEYS[1]) or '')
 if not r then return {-1, false} end
-if r[2] ~= '' then return {0, r[7]} end
+if r[2] ~= '' then return {0, r[7], r[4]} end
 r[2] = ARGV[1]
 redis.call('SET', KEYS[1], table.concat(r, '\\31'), 'KEEPTTL')
-return {1, r[7]}
+return {1, r[7], r[4]}
 `;
 
 /** Removes a grant's members of one model (by key prefix) and returns them, on the grant's slot. */
