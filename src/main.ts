@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import { openRedis } from '../adapters/redis/connect.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError } from './config/config-error.js';
+import { describeTarget } from './config/redis-target.js';
 import { createLatch } from './http/app.js';
 import { createLogger } from './log/logger.js';
 
@@ -15,8 +16,9 @@ async function main(): Promise<void> {
         'Never use them in production: set LATCH_JWKS, LATCH_COOKIE_KEYS and LATCH_TOKEN_HASH_KEY (NODE_ENV=production requires them).',
     );
   }
-  const redis = await openRedis(config.redisUrl, { startupTimeoutMs: config.redisStartupTimeoutMs }).catch((err: Error) => {
-    throw new ConfigError('REDIS_URL', `cannot connect to ${new URL(config.redisUrl).host}: ${err.message}`);
+  const redis = await openRedis(config.redis, { startupTimeoutMs: config.redisStartupTimeoutMs }).catch((err: Error) => {
+    const field = { single: 'REDIS_URL', cluster: 'REDIS_CLUSTER_NODES', sentinel: 'REDIS_SENTINELS' }[config.redis.kind];
+    throw new ConfigError(field, `cannot connect to ${describeTarget(config.redis)}: ${err.message}`);
   });
   let lastRedisError = 0;
   redis.on('error', (err) => {

@@ -174,10 +174,14 @@ export class RedisKeys {
 
   /** Secondary lookup of a Session by its uid: holds the session's record key. */
   sessionUid(uid: string): string {
-    return `${this.prefix}s-uid:{${this.sessionUidHash(uid)}}`;
+    return this.sessionUidByHash(this.sessionUidHash(uid));
   }
 
   /** What a session-bound token keeps to find its session (scripts rebuild `<prefix>s-uid:{hash}`). */
+  sessionUidByHash(uidHash: string): string {
+    return `${this.prefix}s-uid:{${uidHash}}`;
+  }
+
   sessionUidHash(uid: string): string {
     return this.hash('s-uid', uid);
   }

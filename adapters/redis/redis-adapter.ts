@@ -167,17 +167,18 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
       }
       await store.run(async () => {
         const payload = await store.readPayload(key);
-        const tx = redis.multi().del(key);
+        // Separate single-key commands (sent together): index entries live in other slots.
+        const pending: Array<Promise<unknown>> = [redis.del(key)];
         if (payload) {
-          if (GRANTABLE.has(this.model) && payload.grantId) tx.zrem(keys.grantMembers(payload.grantId), key);
-          if (this.model === 'ClientCredentials' && payload.clientId) tx.zrem(keys.clientTokens(payload.clientId), key);
+          if (GRANTABLE.has(this.model) && payload.grantId) pending.push(redis.zrem(keys.grantMembers(payload.grantId), key));
+          if (this.model === 'ClientCredentials' && payload.clientId) pending.push(redis.zrem(keys.clientTokens(payload.clientId), key));
           if (this.model === 'Session') {
-            if (payload.uid) tx.del(keys.sessionUid(payload.uid));
-            if (payload.accountId) tx.zrem(keys.accountSessions(payload.accountId), key);
+            if (payload.uid) pending.push(redis.del(keys.sessionUid(payload.uid)));
+            if (payload.accountId) pending.push(redis.zrem(keys.accountSessions(payload.accountId), key));
           }
-          if (payload.userCode) tx.del(keys.userCode(payload.userCode));
+          if (payload.userCode) pending.push(redis.del(keys.userCode(payload.userCode)));
         }
-        await tx.exec();
+        await Promise.all(pending);
       });
     }
 
@@ -185,7 +186,7 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
       const prefix = `${keys.prefix}${this.code}:{`;
       await store.run(async () => {
         const members = await redis.latchTakeGrantMembers(keys.grantMembers(grantId), prefix);
-        if (members.length) await redis.del(...members);
+        await store.deleteKeys(members);
       });
     }
   }

@@ -21,43 +21,74 @@ const SPLIT = `local function split(v)
   return out
 end`;
 
-/**
- * KEYS[1] record, KEYS[2] lineage source (a grant record, or KEYS[1] itself), KEYS[3..] indices.
- * ARGV: payload, ttl ms ('' = none), account hash, client id, grant hash, session-uid hash ('' =
- * none for each), then a (member, expiry ms or 'inf') pair per index. Returns the birth.
- */
-export const UPSERT = `${NOW_MS}
-${SPLIT}
-local t
-if KEYS[2] == KEYS[1] then
-  -- Own lineage: keep the original birth across re-saves, unless the account changed
-  -- (an anonymous browser session that is now logged in starts a new life).
-  local old = split(redis.call('GET', KEYS[1]) or '')
-  if old and old[3] == ARGV[3] then t = old[1] else t = tostring(ms) end
-else
-  local grant = split(redis.call('GET', KEYS[2]) or '')
-  if grant then t = grant[1] else t = '0' end
-end
-local value = table.concat({t, '', ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[1]}, '\\31')
+/** Writes the record KEYS[1] born at `t` (ARGV as in UPSERT). */
+const WRITE_RECORD = `local value = table.concat({t, '', ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[1]}, '\\31')
 if ARGV[2] ~= '' then
   redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
 else
   redis.call('SET', KEYS[1], value)
-end
-for i = 3, #KEYS do
-  local member = ARGV[7 + (i - 3) * 2]
-  local expires = ARGV[8 + (i - 3) * 2]
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ms)
-  redis.call('ZADD', KEYS[i], expires, member)
+end`;
+
+/** Own lineage: keep the original birth across re-saves, unless the account changed
+ *  (an anonymous browser session that is now logged in starts a new life). */
+const OWN_BIRTH = `local old = split(redis.call('GET', KEYS[1]) or '')
+if old and old[3] == ARGV[3] then t = old[1] else t = tostring(ms) end`;
+
+/** Adds `member` (expiring at `expires` ms, or 'inf') to the index zset `key`, trimming the expired. */
+const INDEX_ADD_FN = `local function index_add(key, member, expires)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', ms)
+  redis.call('ZADD', key, expires, member)
   if expires == 'inf' then
-    redis.call('PERSIST', KEYS[i])
+    redis.call('PERSIST', key)
   else
     local want = tonumber(expires) - ms
-    local ttl = redis.call('PTTL', KEYS[i])
-    if ttl == -1 or (ttl >= 0 and ttl < want) then redis.call('PEXPIRE', KEYS[i], want) end
+    local ttl = redis.call('PTTL', key)
+    if ttl == -1 or (ttl >= 0 and ttl < want) then redis.call('PEXPIRE', key, want) end
   end
+end`;
+
+/**
+ * KEYS[1] record, KEYS[2] lineage source (a grant record, or KEYS[1] itself), KEYS[3..] indices.
+ * ARGV: payload, ttl ms ('' = none), account hash, client id, grant hash, session-uid hash ('' =
+ * none for each), then a (member, expiry ms or 'inf') pair per index. Returns the birth.
+ * Single-server only (its keys live in different slots); a cluster runs UPSERT_RECORD + INDEX_ADD.
+ */
+export const UPSERT = `${NOW_MS}
+${SPLIT}
+${INDEX_ADD_FN}
+local t
+if KEYS[2] == KEYS[1] then
+  ${OWN_BIRTH}
+else
+  local grant = split(redis.call('GET', KEYS[2]) or '')
+  if grant then t = grant[1] else t = '0' end
+end
+${WRITE_RECORD}
+for i = 3, #KEYS do
+  index_add(KEYS[i], ARGV[7 + (i - 3) * 2], ARGV[8 + (i - 3) * 2])
 end
 return t
+`;
+
+/**
+ * The cluster form of UPSERT's record write, on the record's own slot. KEYS[1] record; ARGV as in
+ * UPSERT's first six, then ARGV[7]: the birth read from the grant beforehand ('' = own lineage).
+ */
+export const UPSERT_RECORD = `${NOW_MS}
+${SPLIT}
+local t = ARGV[7]
+if t == '' then
+  ${OWN_BIRTH}
+end
+${WRITE_RECORD}
+return t
+`;
+
+/** The cluster form of UPSERT's index updates: KEYS[1] an index, ARGV member and expiry. */
+export const INDEX_ADD = `${NOW_MS}
+${INDEX_ADD_FN}
+index_add(KEYS[1], ARGV[1], ARGV[2])
+return 1
 `;
 
 /**

@@ -88,7 +88,7 @@ export class AccountStore {
   /** Deletes the account and its username; its tokens read as inactive from then on. */
   async delete(account: Account): Promise<void> {
     const { keys } = this.#store;
-    await this.#store.run((redis) => redis.pipeline().del(keys.account(account.sub)).del(keys.username(account.username)).exec());
+    await this.#store.run((redis) => Promise.all([redis.del(keys.account(account.sub)), redis.del(keys.username(account.username))]));
   }
 
   async seed(accounts: readonly AccountConfig[]): Promise<number> {

@@ -2,12 +2,14 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, fieldPath } from './config-error.js';
 import { configSchema, type LatchFileConfig } from './schema.js';
+import { parseRedisTarget, type RedisTarget } from './redis-target.js';
 import { loadSecrets, type Secrets } from './secrets.js';
 
 export interface LatchConfig {
   port: number;
   issuer: string;
-  redisUrl: string;
+  /** One server, a Cluster or a Sentinel-managed master (redis-target.ts). */
+  redis: RedisTarget;
   production: boolean;
   logLevel: string;
   /** Number of reverse proxies in front of Latch whose X-Forwarded-* headers are trusted. */
@@ -79,7 +81,7 @@ export async function loadConfig(env: Env = process.env): Promise<LatchConfig> {
   if (production && !issuer.startsWith('https:')) {
     throw new ConfigError('ISSUER', 'must be https when NODE_ENV=production');
   }
-  const redisUrl = parseUrl(env.REDIS_URL ?? 'redis://127.0.0.1:6379', 'REDIS_URL', ['redis:', 'rediss:']);
+  const redis = parseRedisTarget(env);
   const trustedProxies = Number(env.LATCH_TRUSTED_PROXIES ?? '0');
   if (!Number.isInteger(trustedProxies) || trustedProxies < 0) {
     throw new ConfigError('LATCH_TRUSTED_PROXIES', 'must be a whole number of proxies (0 trusts no forwarded header)');
@@ -94,7 +96,7 @@ export async function loadConfig(env: Env = process.env): Promise<LatchConfig> {
   return Object.freeze({
     port,
     issuer: issuer.replace(/\/$/, ''),
-    redisUrl,
+    redis,
     production,
     logLevel: env.LOG_LEVEL ?? (production ? 'info' : 'debug'),
     trustedProxies,

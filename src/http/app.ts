@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Provider from 'oidc-provider';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../adapters/redis/connect.js';
 import { redisAdapterFactory } from '../../adapters/redis/redis-adapter.js';
 import { RedisStore } from '../../adapters/redis/redis-store.js';
 import { AccountStore } from '../accounts/account-store.js';
@@ -56,7 +56,7 @@ export interface Latch {
  * Request order: log → error handler → security headers → health → assets → RFC error codes →
  * revocation events → admin API → devices page → interactions → oidc-provider's routes.
  */
-export function createLatch(config: LatchConfig, redis: Redis, logger: Logger, options: LatchOptions = {}): Latch {
+export function createLatch(config: LatchConfig, redis: RedisClient, logger: Logger, options: LatchOptions = {}): Latch {
   const store = new RedisStore(redis, config.secrets.tokenHashKey);
   const metrics = new LatchMetrics();
   store.onError = () => metrics.redisErrors.inc();

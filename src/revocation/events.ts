@@ -55,11 +55,10 @@ export class EventPublisher {
     const body = JSON.stringify(full);
     const { keys } = this.#store;
     await this.#store.run((redis) =>
-      redis
-        .pipeline()
-        .publish(keys.eventsChannel(), body)
-        .xadd(keys.eventsStream(), 'MAXLEN', '~', STREAM_MAX, '*', 'event', body)
-        .exec(),
+      Promise.all([
+        redis.publish(keys.eventsChannel(), body),
+        redis.xadd(keys.eventsStream(), 'MAXLEN', '~', STREAM_MAX, '*', 'event', body),
+      ]),
     );
     this.onPublish(full);
     return full;

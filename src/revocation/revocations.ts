@@ -192,9 +192,8 @@ export class Revocations {
       return [(reply?.[0]?.[1] as string[]) ?? [], Number(reply?.[1]?.[1] ?? 0)];
     });
     const counts = await this.#store.run(async (redis) => {
-      const pipe = redis.pipeline();
-      grantKeys.forEach((key) => pipe.zcard(`${key}:tokens`));
-      return ((await pipe.exec()) ?? []).map(([, n]) => Number(n));
+      // Each grant's index is its own slot: separate commands, auto-pipelined.
+      return Promise.all(grantKeys.map((key) => redis.zcard(`${key}:tokens`)));
     });
     const tokens = counts.reduce((a, b) => a + b, 0);
     await this.#events.publish({ scope, sub, ...(clientId ? { client_id: clientId } : {}), ...by });

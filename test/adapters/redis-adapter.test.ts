@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { openRedis } from '../../adapters/redis/connect.js';
+import { openRedis, type RedisClient } from '../../adapters/redis/connect.js';
 import { redisAdapterFactory } from '../../adapters/redis/redis-adapter.js';
 import { RedisStore } from '../../adapters/redis/redis-store.js';
-import { startRedis, type TestRedis } from '../support/redis-server.js';
+import { backends, type TestBackend } from '../support/redis-backends.js';
 
-let redis: TestRedis;
-let client: Redis;
+describe.each(backends)('Redis adapter on %s', (_name, startBackend) => {
+let redis: TestBackend;
+let client: RedisClient;
 let store: RedisStore;
 let adapterFor: ReturnType<typeof redisAdapterFactory>;
 
@@ -20,8 +20,8 @@ async function newGrant(accountId = 'sub-1'): Promise<string> {
 }
 
 beforeAll(async () => {
-  redis = await startRedis();
-  client = await openRedis(redis.url);
+  redis = await startBackend();
+  client = await openRedis(redis.target);
   store = new RedisStore(client, Buffer.from('adapter-test-hash-key-0123456789abcdef'));
   adapterFor = redisAdapterFactory(store);
 });
@@ -30,7 +30,7 @@ afterAll(async () => {
   await redis.close();
 });
 
-describe('Redis adapter', () => {
+describe('records', () => {
   it('round-trips a payload, restoring the id it never stored', async () => {
     const at = adapterFor('AccessToken');
     const tokenId = id();
@@ -174,4 +174,5 @@ describe('Redis adapter', () => {
     expect(tag(store.keys.accountGrants('a'))).toBe(tag(store.keys.accountSessions('a')));
     expect(tag(store.keys.accountGrants('a'))).toBe(tag(store.keys.account('a')));
   });
+});
 });

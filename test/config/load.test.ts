@@ -65,7 +65,7 @@ describe('environment and keys', () => {
 
   it('uses the documented defaults', async () => {
     const config = await loadConfig(base());
-    expect(config).toMatchObject({ port: 3000, issuer: 'http://localhost:3000', redisUrl: 'redis://127.0.0.1:6379', production: false });
+    expect(config).toMatchObject({ port: 3000, issuer: 'http://localhost:3000', redis: { kind: 'single', url: 'redis://127.0.0.1:6379' }, production: false });
     expect(config.secrets.generated).toBe(true);
   });
 

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { Writable } from 'node:stream';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../adapters/redis/connect.js';
+import type { RedisTarget } from '../../src/config/redis-target.js';
 import { openRedis } from '../../adapters/redis/connect.js';
 import type { LatchConfig } from '../../src/config/load.js';
 import type { LatchFileConfig } from '../../src/config/schema.js';
@@ -11,7 +12,7 @@ import { testConfig } from './test-config.js';
 export interface TestLatch extends Latch {
   url: string;
   config: LatchConfig;
-  redis: Redis;
+  redis: RedisClient;
   /** Every log line Latch wrote, raw. */
   logs: string[];
   /** How many introspection requests Latch has served so far. */
@@ -31,10 +32,10 @@ export interface StartOptions extends LatchOptions {
 }
 
 /**
- * Starts a real Latch on a free loopback port against `redisUrl`, with demo accounts seeded.
+ * Starts a real Latch on a free loopback port against `redisUrl` (a URL, or a cluster/sentinel target), with demo accounts seeded.
  * `config` lets a second instance share the first one's configuration (issuer and keys).
  */
-export async function startLatch(redisUrl: string, options: StartOptions = {}): Promise<TestLatch> {
+export async function startLatch(redisUrl: RedisTarget | string, options: StartOptions = {}): Promise<TestLatch> {
   let server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };

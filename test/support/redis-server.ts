@@ -45,7 +45,7 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-async function waitForPing(port: number): Promise<void> {
+export async function waitForPing(port: number): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (!(await ping(port))) {
     if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);

@@ -1,3 +1,4 @@
+import type { RedisTarget } from '../../src/config/redis-target.js';
 import { generateKeyPair, exportJWK } from 'jose';
 import { parseFileConfig, type LatchConfig } from '../../src/config/load.js';
 
@@ -94,7 +95,7 @@ export const testFileConfig = () =>
 let signingKey: Promise<Record<string, unknown>> | undefined;
 
 /** A full LatchConfig for `issuer`, with fixed test keys. */
-export async function testConfig(issuer: string, redisUrl: string): Promise<LatchConfig> {
+export async function testConfig(issuer: string, redis: RedisTarget | string): Promise<LatchConfig> {
   signingKey ??= generateKeyPair('RS256', { extractable: true }).then(async ({ privateKey }) => ({
     ...(await exportJWK(privateKey)),
     alg: 'RS256',
@@ -104,7 +105,7 @@ export async function testConfig(issuer: string, redisUrl: string): Promise<Latc
   return {
     port: 0,
     issuer,
-    redisUrl,
+    redis: typeof redis === 'string' ? { kind: 'single', url: redis } : redis,
     production: false,
     logLevel: 'silent',
     trustedProxies: 0,

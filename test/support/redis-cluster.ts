@@ -1,0 +1,97 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster } from 'ioredis';
+import type { RedisTarget } from '../../src/config/redis-target.js';
+import { freePort, waitForPing } from './redis-server.js';
+
+export interface TestRedisCluster {
+  target: RedisTarget;
+  ports: number[];
+  /** A plain cluster client for assertions (not the one Latch uses). */
+  client: Cluster;
+  /** Kills one primary (SIGKILL) and starts it again with its data directory and cluster state. */
+  stopNode(index: number): Promise<void>;
+  startNode(index: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+function clusterState(port: number): string {
+  const info = spawnSync('redis-cli', ['-p', String(port), 'cluster', 'info'], { encoding: 'utf8' }).stdout;
+  return /cluster_state:(\w+)/.exec(info)?.[1] ?? 'unknown';
+}
+
+async function waitForState(ports: number[], state = 'ok'): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!ports.every((port) => clusterState(port) === state)) {
+    if (Date.now() > deadline) throw new Error(`redis cluster on ${ports.join(',')} did not reach cluster_state:${state}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Starts a private Redis Cluster of `size` primaries (no replicas) on free loopback ports, each with
+ * its own directory and an explicit cluster bus port (the default port+10000 may be taken or out of
+ * range), joins them with `redis-cli --cluster create`, and waits for cluster_state:ok everywhere.
+ */
+export async function startRedisCluster(size = 3): Promise<TestRedisCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'latch-cluster-'));
+  const ports: number[] = [];
+  const busPorts: number[] = [];
+  while (ports.length < size) {
+    const [port, bus] = [await freePort(), await freePort()];
+    if (port === bus || ports.includes(port) || busPorts.includes(port) || ports.includes(bus) || busPorts.includes(bus)) continue;
+    ports.push(port);
+    busPorts.push(bus);
+  }
+  const children: Array<ChildProcess | undefined> = [];
+
+  async function startNode(index: number) {
+    const port = ports[index]!;
+    children[index] = spawn(
+      'redis-server',
+      [
+        '--port', String(port), '--cluster-port', String(busPorts[index]), '--bind', '127.0.0.1',
+        '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000',
+        '--save', '', '--appendonly', 'yes', '--appendfilename', `aof-${port}`, '--appenddirname', `aof-${port}`, '--dir', dir,
+      ],
+      { stdio: 'ignore' },
+    );
+    await waitForPing(port);
+  }
+
+  async function stopNode(index: number) {
+    const running = children[index];
+    children[index] = undefined;
+    if (!running || running.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      running.once('exit', () => resolve());
+      running.kill('SIGKILL');
+    });
+  }
+
+  await Promise.all(ports.map((_, i) => startNode(i)));
+  const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], { encoding: 'utf8' });
+  if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
+  await waitForState(ports);
+
+  const nodes = ports.map((port) => ({ host: '127.0.0.1', port }));
+  const client = new Cluster(nodes, { redisOptions: { maxRetriesPerRequest: 1 } });
+  client.on('error', () => {});
+  return {
+    target: { kind: 'cluster', nodes },
+    ports,
+    client,
+    stopNode,
+    async startNode(index) {
+      await startNode(index);
+      await waitForState(ports);
+    },
+    async close() {
+      client.disconnect();
+      await Promise.all(ports.map((_, i) => stopNode(i)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
