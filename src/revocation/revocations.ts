@@ -84,8 +84,9 @@ export class Revocations {
     });
     await this.#events.publish({ scope: 'client', client_id: clientId, ...by });
     const job = await this.#startJob(grants + tokens, async (progress) => {
-      await this.#drain(keys.clientGrants(clientId), (grantKey) => this.#store.deleteGrant(grantKey), progress);
-      await this.#drain(keys.clientTokens(clientId), (tokenKey) => this.#store.redis.del(tokenKey), progress);
+      // Only what the epoch killed: tokens issued after it (while this job runs) are alive.
+      await this.#drain(keys.clientGrants(clientId), (grantKey) => this.#store.deleteGrant(grantKey), progress, epoch);
+      await this.#drain(keys.clientTokens(clientId), (tokenKey) => this.#store.redis.del(tokenKey), progress, epoch);
     });
     return { epoch, grants, sessions: 0, tokens, job };
   }

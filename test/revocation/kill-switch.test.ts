@@ -179,6 +179,17 @@ describe('other scopes of revocation', () => {
     expect(await active(later.access_token)).toBe(true);
   });
 
+  it('leaves alone the tokens a client gets while its revocation cleanup is still running', async () => {
+    const svc = await clientFor(latch.url, 'svc', SECRETS.svc);
+    await Promise.all(Array.from({ length: 300 }, () => oidc.clientCredentialsGrant(svc, { scope: 'a:read', resource: API_A })));
+    const { json } = await adminCall(latch.url, 'POST', '/admin/clients/svc/revoke', admin, { reason: 'rotated' });
+    await new Promise((r) => setTimeout(r, 2));
+    // Issued after the epoch, indexed behind the 300 dead ones the cleanup job is deleting.
+    const later = await oidc.clientCredentialsGrant(svc, { scope: 'a:read', resource: API_A });
+    expect(await jobDone(json!.job as string)).toMatchObject({ state: 'done' });
+    expect(await active(later.access_token)).toBe(true);
+  });
+
   it('disables an account (tokens dead, logins refused) and enables it (old tokens stay dead)', async () => {
     const { tokens } = await logIn(latch.url, await webClient(latch.url));
     await adminCall(latch.url, 'POST', '/admin/accounts/alice/disable', admin, { reason: 'investigation' });
