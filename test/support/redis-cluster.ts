@@ -54,7 +54,7 @@ export async function startRedisCluster(size = 3): Promise<TestRedisCluster> {
       [
         '--port', String(port), '--cluster-port', String(busPorts[index]), '--bind', '127.0.0.1',
         '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000',
-        '--save', '', '--appendonly', 'yes', '--appendfilename', `aof-${port}`, '--appenddirname', `aof-${port}`, '--dir', dir,
+        '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--appendfilename', `aof-${port}`, '--appenddirname', `aof-${port}`, '--dir', dir,
       ],
       { stdio: 'ignore' },
     );
