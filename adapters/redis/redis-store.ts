@@ -1,4 +1,4 @@
-import type { Result } from 'ioredis';
+import type { Cluster, Result } from 'ioredis';
 import { TemporarilyUnavailable } from '../../src/errors/oauth-error.js';
 import type { RedisClient } from './connect.js';
 import { IdCipher } from './id-cipher.js';
@@ -158,8 +158,22 @@ export class RedisStore {
   }
 
   /** Stamps revocation epochs (`fields` of hash `key`) with Redis's clock; returns the epoch (ms). */
-  stampEpoch(key: string, ...fields: string[]): Promise<number> {
-    return this.redis.latchStampEpoch(key, ...fields);
+  async stampEpoch(key: string, ...fields: string[]): Promise<number> {
+    return this.redis.latchStampEpoch(key, String(await this.#latestPrimaryClock()), ...fields);
+  }
+
+  /**
+   * On a cluster, births are stamped by the clock of whichever primary holds the record, and the
+   * epoch by the primary holding the epoch's hash. Stamping the epoch with the latest clock among
+   * all primaries keeps the cut-off safe under clock skew: every record born before the revocation
+   * carries a birth at or below it. (Skew can only kill a token born just after, never spare one
+   * born before.) A primary that does not answer is left out: its records cannot be read anyway.
+   */
+  async #latestPrimaryClock(): Promise<number> {
+    if (!this.clustered) return 0;
+    const nodes = (this.redis as Cluster).nodes('master');
+    const times = await Promise.allSettled(nodes.map((node) => node.time()));
+    return Math.max(0, ...times.map((t) => (t.status === 'fulfilled' ? Number(t.value[0]) * 1000 + Math.floor(Number(t.value[1]) / 1000) : 0)));
   }
 
   /** A record's payload (with its client restored), or undefined when absent. */

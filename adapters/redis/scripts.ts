@@ -158,10 +158,13 @@ return out
 `;
 
 /**
- * Sets revocation epochs to Redis's now. KEYS[1] a hash; ARGV: field names. Returns the epoch (ms).
- * Everything born at or before the epoch is dead: this single write is the whole revocation.
+ * Sets revocation epochs to Redis's now, or to ARGV[1] (ms) when that is later. KEYS[1] a hash;
+ * ARGV[2..]: field names. Returns the epoch (ms). Everything born at or before the epoch is dead:
+ * this single write is the whole revocation. (On a cluster ARGV[1] is the latest clock among the
+ * primaries, which stamp births: see RedisStore.stampEpoch.)
  */
 export const STAMP_EPOCH = `${NOW_MS}
-for _, field in ipairs(ARGV) do redis.call('HSET', KEYS[1], field, ms) end
-return ms
+local at = math.max(ms, tonumber(ARGV[1]) or 0)
+for i = 2, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], at) end
+return at
 `;

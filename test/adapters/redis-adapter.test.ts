@@ -1,3 +1,4 @@
+import { Cluster, type Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { openRedis, type RedisClient } from '../../adapters/redis/connect.js';
 import { redisAdapterFactory } from '../../adapters/redis/redis-adapter.js';
@@ -166,6 +167,14 @@ describe('records', () => {
     expect(await at.find(raced)).toBeUndefined();
     expect(await grants.find(after)).toBeDefined();
     expect(await at.find(newToken)).toBeDefined();
+  });
+
+  it('stamps an epoch no earlier than the clock of any primary (births come from every primary)', async () => {
+    const primaries = redis.client instanceof Cluster ? redis.client.nodes('master') : [redis.client as Redis];
+    const clocks = await Promise.all(primaries.map((node) => node.time()));
+    const latest = Math.max(...clocks.map(([s, us]) => Number(s) * 1000 + Math.floor(Number(us) / 1000)));
+    expect(await store.stampEpoch(store.keys.account('sub-clock'), 'epoch')).toBeGreaterThanOrEqual(latest);
+    expect(Number(await redis.client.hget(store.keys.account('sub-clock'), 'epoch'))).toBeGreaterThanOrEqual(latest);
   });
 
   it('uses one hash tag for a grant and its token index (one Cluster slot)', () => {
