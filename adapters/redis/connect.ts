@@ -46,8 +46,10 @@ export function connectRedis(target: RedisTarget | string, options: ConnectOptio
       role: 'master',
       ...(resolved.sentinelPassword ? { sentinelPassword: resolved.sentinelPassword } : {}),
       ...(resolved.tls ? { enableTLSForSentinelMode: true } : {}),
-      // Follow a failover as soon as Sentinel announces it, not only after the old master fails.
+      // Follow a failover as soon as Sentinel announces it, not only after the old master fails;
+      // and if a write still reaches the demoted master, reconnect to the one Sentinel names now.
       failoverDetector: true,
+      reconnectOnError: (err) => err.message.startsWith('READONLY'),
       sentinelRetryStrategy: backoff,
     });
   }
