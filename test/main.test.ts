@@ -1,7 +1,8 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startRedisCluster } from './support/redis-cluster.js';
 import { freePort, startRedis, type TestRedis } from './support/redis-server.js';
 
 /** `npm start` runs the compiled server; these tests run that same file as a real process. */
@@ -116,6 +117,43 @@ describe('the server process (npm start)', () => {
     const proc = run({ PORT: String(await freePort()), REDIS_URL: redis.url, LATCH_CONFIG: bad });
     expect(await proc.exited).toBe(1);
     expect(proc.err()).toBe(`latch: invalid configuration: ${bad}: clients[0].client_secret: required for client_secret_basic\n`);
+  });
+
+  it('runs on a Redis Cluster named by REDIS_CLUSTER_NODES', async () => {
+    const cluster = await startRedisCluster(3);
+    try {
+      const port = await freePort();
+      const base = `http://127.0.0.1:${port}`;
+      const nodes = cluster.ports.map((p) => `127.0.0.1:${p}`).join(',');
+      const proc = run({ PORT: String(port), REDIS_CLUSTER_NODES: nodes, ISSUER: base, LATCH_CONFIG: 'config/demo.json' });
+      running.push(proc.child);
+      let ready = false;
+      for (let i = 0; i < 100 && !ready; i++) {
+        ready = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
+        if (!ready) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(ready).toBe(true);
+      const basic = (id: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' });
+      const demo = JSON.parse(readFileSync('config/demo.json', 'utf8')) as { clients: Array<{ client_id: string; client_secret?: string; grant_types: string[]; resources?: string[] }>; resourceServers: Array<{ audience: string; introspectors?: string[] }> };
+      const svc = demo.clients.find((c) => c.grant_types.includes('client_credentials') && c.resources?.length)!;
+      const api = demo.resourceServers.find((r) => r.audience === svc.resources![0])!;
+      const introspector = demo.clients.find((c) => api.introspectors?.includes(c.client_id))!;
+      const issued = await (await fetch(`${base}/token`, { method: 'POST', headers: basic(svc.client_id, svc.client_secret!), body: new URLSearchParams({ grant_type: 'client_credentials', resource: api.audience }) })).json();
+      expect(issued.access_token).toEqual(expect.any(String));
+      const answer = await (await fetch(`${base}/introspect`, { method: 'POST', headers: basic(introspector.client_id, introspector.client_secret!), body: new URLSearchParams({ token: issued.access_token }) })).json();
+      expect(answer).toMatchObject({ active: true, client_id: svc.client_id, aud: api.audience });
+      expect(proc.out()).not.toContain(issued.access_token);
+      proc.child.kill('SIGTERM');
+      expect(await proc.exited).toBe(0);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('names REDIS_CLUSTER_NODES when the cluster cannot be reached', async () => {
+    const proc = run({ PORT: String(await freePort()), REDIS_CLUSTER_NODES: `127.0.0.1:${await freePort()}`, LATCH_REDIS_STARTUP_TIMEOUT_MS: '500' });
+    expect(await proc.exited).toBe(1);
+    expect(proc.err()).toMatch(/^latch: invalid configuration: REDIS_CLUSTER_NODES: cannot connect to cluster 127\.0\.0\.1:\d+/);
   });
 
   it('stops with a clear message when Redis cannot be reached', async () => {

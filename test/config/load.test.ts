@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../src/config/config-error.js';
 import { loadConfig, parseFileConfig, readFileConfig } from '../../src/config/load.js';
+import { describeTarget, parseRedisTarget } from '../../src/config/redis-target.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'latch-config-'));
 const minimal = {
@@ -95,5 +96,43 @@ describe('environment and keys', () => {
     await expect(loadConfig({ ...base(), LATCH_TOKEN_HASH_KEY: 'short' })).rejects.toThrow('LATCH_TOKEN_HASH_KEY: must be at least 32');
     await expect(loadConfig({ ...base(), PORT: 'eighty' })).rejects.toThrow('PORT: must be a port number');
     await expect(loadConfig({ ...base(), REDIS_URL: 'http://x' })).rejects.toThrow('REDIS_URL: must use redis: or rediss:');
+  });
+});
+
+describe('Redis topology (redis-target.ts)', () => {
+  it('reads one server from REDIS_URL, a cluster from REDIS_CLUSTER_NODES, a Sentinel master from REDIS_SENTINELS', () => {
+    expect(parseRedisTarget({ REDIS_URL: 'rediss://u:p@cache:6380' })).toEqual({ kind: 'single', url: 'rediss://u:p@cache:6380' });
+    expect(parseRedisTarget({ REDIS_CLUSTER_NODES: 'r1:7000, r2:7001,[::1]:7002', REDIS_PASSWORD: 'pw', REDIS_TLS: 'true' })).toEqual({
+      kind: 'cluster',
+      nodes: [{ host: 'r1', port: 7000 }, { host: 'r2', port: 7001 }, { host: '::1', port: 7002 }],
+      password: 'pw',
+      tls: true,
+    });
+    expect(parseRedisTarget({ REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_NAME: 'latch', REDIS_SENTINEL_PASSWORD: 'spw' })).toEqual({
+      kind: 'sentinel',
+      sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }],
+      name: 'latch',
+      sentinelPassword: 'spw',
+    });
+    expect(parseRedisTarget({ REDIS_SENTINELS: 's1:26379' })).toMatchObject({ name: 'mymaster' });
+  });
+
+  it.each([
+    [{ REDIS_CLUSTER_NODES: 'r1' }, 'REDIS_CLUSTER_NODES', /"r1" is not host:port/],
+    [{ REDIS_CLUSTER_NODES: 'r1:99999' }, 'REDIS_CLUSTER_NODES', /not host:port/],
+    [{ REDIS_CLUSTER_NODES: ' , ' }, 'REDIS_CLUSTER_NODES', /at least one/],
+    [{ REDIS_URL: 'redis://a:1', REDIS_SENTINELS: 's:1' }, 'REDIS_SENTINELS', /only one of REDIS_URL, REDIS_SENTINELS/],
+    [{ REDIS_URL: 'http://a:1' }, 'REDIS_URL', /redis: or rediss:/],
+    [{ REDIS_PASSWORD: 'pw' }, 'REDIS_PASSWORD', /put credentials in REDIS_URL/],
+    [{ REDIS_CLUSTER_NODES: 'r1:1', REDIS_TLS: 'yes' }, 'REDIS_TLS', /true or false/],
+  ])('names the variable and the problem (%#)', (env, field, problem) => {
+    const err = errorOf(() => parseRedisTarget(env));
+    expect(err.field).toBe(field);
+    expect(err.message).toMatch(problem);
+  });
+
+  it('describes a target for logs without its credentials', () => {
+    expect(describeTarget({ kind: 'single', url: 'redis://user:secret@cache:6379' })).toBe('cache:6379');
+    expect(describeTarget(parseRedisTarget({ REDIS_CLUSTER_NODES: 'r1:7000,r2:7001', REDIS_PASSWORD: 'secret' }))).toBe('cluster r1:7000,r2:7001');
   });
 });
