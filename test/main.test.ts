@@ -138,7 +138,7 @@ describe('the server process (npm start)', () => {
       const svc = demo.clients.find((c) => c.grant_types.includes('client_credentials') && c.resources?.length)!;
       const api = demo.resourceServers.find((r) => r.audience === svc.resources![0])!;
       const introspector = demo.clients.find((c) => api.introspectors?.includes(c.client_id))!;
-      const issued = await (await fetch(`${base}/token`, { method: 'POST', headers: basic(svc.client_id, svc.client_secret!), body: new URLSearchParams({ grant_type: 'client_credentials', resource: api.audience }) })).json();
+      const issued = (await (await fetch(`${base}/token`, { method: 'POST', headers: basic(svc.client_id, svc.client_secret!), body: new URLSearchParams({ grant_type: 'client_credentials', resource: api.audience }) })).json()) as { access_token: string };
       expect(issued.access_token).toEqual(expect.any(String));
       const answer = await (await fetch(`${base}/introspect`, { method: 'POST', headers: basic(introspector.client_id, introspector.client_secret!), body: new URLSearchParams({ token: issued.access_token }) })).json();
       expect(answer).toMatchObject({ active: true, client_id: svc.client_id, aud: api.audience });

@@ -133,6 +133,16 @@ export class RedisKeys {
     return ip === undefined ? tag : `${tag}:${this.hash('ip', ip)}`;
   }
 
+  /**
+   * A rate-limit counter (string, INCRBY) for one fixed window (src/rate-limit/). `family` names
+   * the endpoint and scope (`token:client`), `id` is the client id or address, hashed like every
+   * identifier (addresses are personal data), `window` the window's number since the epoch, so each
+   * window's counter is a new key that expires by itself. Only ever touched by single-key commands.
+   */
+  rateLimit(family: string, id: string, window: number): string {
+    return `${this.prefix}rl:${family}:{${this.hash('rl', id)}}:${window}`;
+  }
+
   /** List of the account's recent logins (JSON, newest first, capped). */
   accountLogins(accountId: string): string {
     return `${this.account(accountId)}:logins`;

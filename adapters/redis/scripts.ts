@@ -168,3 +168,14 @@ local at = math.max(ms, tonumber(ARGV[1]) or 0)
 for i = 2, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], at) end
 return at
 `;
+
+/**
+ * A rate-limit counter (src/rate-limit/): KEYS[1] counter, ARGV[1] hits to add, ARGV[2] TTL (ms).
+ * One key, so it runs on any Redis Cluster node; a script so the counter never exists without its
+ * expiry (a crash between INCRBY and PEXPIRE would leave it forever).
+ */
+export const RATE_ADD = `
+local total = redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return total
+`;

@@ -98,9 +98,47 @@ export const loginThrottleSchema = z.strictObject({
   windowSeconds: z.number().int().positive().default(900),
 });
 
+/** Requests per window for one key; 0 turns that limit off. */
+const perWindow = z.number().int().nonnegative();
+
+/**
+ * Default request budgets per `windowSeconds` (10 s) window; docs/config.md says why these numbers.
+ * Introspection runs on every API call of every resource server, so its budget is sized for
+ * fleets (10 000/s); token, revocation and login do real work per call (writes, scrypt).
+ */
+export const RATE_LIMIT_DEFAULTS = {
+  windowSeconds: 10,
+  syncIntervalMs: 250,
+  introspection: { perClient: 100_000, perAddress: 100_000 },
+  token: { perClient: 3_000, perAddress: 3_000 },
+  revocation: { perClient: 3_000, perAddress: 3_000 },
+  login: { perAddress: 100 },
+} as const;
+
+const endpointLimits = (defaults: { perClient: number; perAddress: number }) =>
+  z.strictObject({ perClient: perWindow.default(defaults.perClient), perAddress: perWindow.default(defaults.perAddress) }).default(defaults);
+
+export const rateLimitsSchema = z
+  .strictObject({
+    /** Length of the fixed windows the budgets below are counted in (seconds). */
+    windowSeconds: z.number().int().min(1).max(3600).default(RATE_LIMIT_DEFAULTS.windowSeconds),
+    /** How often each instance adds its counts to the shared ones in Redis; 0 keeps counts per instance. */
+    syncIntervalMs: z.number().int().nonnegative().max(60_000).default(RATE_LIMIT_DEFAULTS.syncIntervalMs),
+    introspection: endpointLimits(RATE_LIMIT_DEFAULTS.introspection),
+    token: endpointLimits(RATE_LIMIT_DEFAULTS.token),
+    revocation: endpointLimits(RATE_LIMIT_DEFAULTS.revocation),
+    login: z.strictObject({ perAddress: perWindow.default(RATE_LIMIT_DEFAULTS.login.perAddress) }).default(RATE_LIMIT_DEFAULTS.login),
+  })
+  .superRefine((limits, ctx) => {
+    if (limits.syncIntervalMs >= limits.windowSeconds * 1000) {
+      ctx.addIssue({ code: 'custom', path: ['syncIntervalMs'], message: 'must be shorter than the window (windowSeconds × 1000), or 0 to keep counts per instance' });
+    }
+  });
+
 export const configSchema = z
   .strictObject({
     loginThrottle: loginThrottleSchema.default({ perAddress: 5, perAccount: 20, windowSeconds: 900 }),
+    rateLimits: rateLimitsSchema.default(RATE_LIMIT_DEFAULTS),
     /** Descriptions of the scopes shown on the consent page. */
     scopes: z.record(scopeName, z.string()).default({}),
     /**
@@ -198,4 +236,5 @@ export type ClientConfig = z.infer<typeof clientSchema>;
 export type AccountConfig = z.infer<typeof accountSchema>;
 export type GeoConfig = z.infer<typeof geoSchema>;
 export type LoginThrottleConfig = z.infer<typeof loginThrottleSchema>;
+export type RateLimitsConfig = z.infer<typeof rateLimitsSchema>;
 export type ImpossibleTravelConfig = z.infer<typeof impossibleTravelSchema>;

@@ -22,6 +22,10 @@ import { adminRoutes } from '../admin/admin-routes.js';
 import { accountRoutes } from '../interactions/account-routes.js';
 import { EventPublisher } from '../revocation/events.js';
 import { Revocations } from '../revocation/revocations.js';
+import { rateLimit } from '../rate-limit/rate-limit.js';
+import { RateLimiter } from '../rate-limit/rate-limiter.js';
+import { RateLimits } from '../rate-limit/rate-limits.js';
+import { redisCounters } from '../rate-limit/redis-counters.js';
 import { revocationEvents } from './revocation-events.js';
 import { rfcErrorCodes } from './rfc-error-codes.js';
 import { errorHandler } from './error-handler.js';
@@ -47,14 +51,17 @@ export interface Latch {
   revocations: Revocations;
   audit: AuditLog;
   introspector: Introspector;
+  /** Rate limits (docs/operations.md); `rateLimits.close()` stops their background sync. */
+  rateLimits: RateLimits;
   /** The Node request listener (`http.createServer(latch.callback)`). */
   callback: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 /**
  * Assembles Latch: oidc-provider (itself a Koa app) with Latch's middleware in front of its routes.
- * Request order: log → error handler → security headers → health → assets → RFC error codes →
- * revocation events → admin API → devices page → interactions → oidc-provider's routes.
+ * Request order: log → error handler → security headers → health → rate limits → assets →
+ * RFC error codes → revocation events → admin API → devices page → interactions → oidc-provider's
+ * routes. `POST /introspect` goes to the lean handler first (its own rate limits, then Koa for rare cases).
  */
 export function createLatch(config: LatchConfig, redis: RedisClient, logger: Logger, options: LatchOptions = {}): Latch {
   const store = new RedisStore(redis, config.secrets.tokenHashKey);
@@ -85,12 +92,20 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     provider.maxIpsCount = config.trustedProxies;
   }
 
+  const rateLimits = new RateLimits(new RateLimiter(config.file.rateLimits, redisCounters(store), logger), config.file.rateLimits, {
+    trustedProxies: config.trustedProxies,
+    metrics,
+  });
+  // The background sync ends with its Redis connection (whoever closes it).
+  redis.once('end', () => rateLimits.close());
+
   const redirectOrigins = [...new Set(config.file.clients.flatMap((c) => c.redirect_uris.map((u) => new URL(u).origin)))];
 
   provider.use(requestLog(logger, metrics));
   provider.use(errorHandler(logger));
   provider.use(securityHeaders(redirectOrigins));
   provider.use(health(store, metrics));
+  provider.use(rateLimit(rateLimits));
   provider.use(staticAssets);
   provider.use(rfcErrorCodes);
   provider.use(revocationEvents(revocations, logger));
@@ -102,6 +117,7 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
       locations: new LocationResolver(config.file.geo),
       travel,
       throttle: new LoginThrottle(store, config.file.loginThrottle),
+      rateLimits,
     }),
   );
 
@@ -125,14 +141,14 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   });
 
   const koa = provider.callback() as unknown as Latch['callback'];
-  const latch = { provider, store, accounts, revocations, audit, introspector, metrics };
+  const latch = { provider, store, accounts, revocations, audit, introspector, metrics, rateLimits };
   if (options.leanIntrospection === false) return { ...latch, callback: koa };
 
   const jwt = {
     responder: new JwtResponder(config.secrets.jwks, config.issuer),
     algs: new Map(config.file.clients.flatMap((c) => (c.introspection_signed_response_alg ? [[c.client_id, c.introspection_signed_response_alg] as const] : []))),
   };
-  const introspect = introspectionEndpoint(introspector, new ClientAuthenticator(config.file.clients), jwt, logger, metrics, koa);
+  const introspect = introspectionEndpoint(introspector, new ClientAuthenticator(config.file.clients), jwt, logger, metrics, rateLimits, koa);
   const callback: Latch['callback'] = (req, res) => {
     const url = req.url ?? '';
     if (req.method === 'POST' && (url === '/introspect' || url.startsWith('/introspect?'))) return introspect(req, res);

@@ -9,7 +9,8 @@ export function routeOf(path: string): string {
 
 /**
  * Prometheus metrics (prom-client) on a registry of Latch's own, served at GET /metrics:
- * request rate and latency per endpoint, introspection answers, revocations, Redis errors.
+ * request rate and latency per endpoint, introspection answers, revocations, rate-limit refusals,
+ * Redis errors.
  */
 export class LatchMetrics {
   readonly registry = new Registry();
@@ -36,6 +37,12 @@ export class LatchMetrics {
     name: 'latch_revocations_total',
     help: 'Revocations published, by scope',
     labelNames: ['scope'] as const,
+    registers: [this.registry],
+  });
+  readonly rateLimited = new Counter({
+    name: 'latch_rate_limited_total',
+    help: 'Requests refused with 429 by the rate limits, by endpoint and scope (client or address)',
+    labelNames: ['endpoint', 'scope'] as const,
     registers: [this.registry],
   });
   readonly redisErrors = new Counter({

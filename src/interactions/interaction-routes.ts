@@ -8,6 +8,7 @@ import type { LocationResolver } from '../anomaly/location.js';
 import type { LatchFileConfig } from '../config/schema.js';
 import { InvalidRequest } from '../errors/oauth-error.js';
 import { readForm } from '../http/request-body.js';
+import type { RateLimits } from '../rate-limit/rate-limits.js';
 import type { Revocations } from '../revocation/revocations.js';
 import { ACCOUNT_CLIENT_ID } from './account-routes.js';
 import { checkCsrf, issueCsrf } from './csrf.js';
@@ -21,6 +22,8 @@ const ROUTE = /^\/interaction\/([A-Za-z0-9_-]{1,64})(?:\/(login|confirm|abort))?
 export interface InteractionDependencies {
   provider: Provider;
   throttle: LoginThrottle;
+  /** Per-address budget of login form POSTs (before the per-username throttle). */
+  rateLimits: RateLimits;
   accounts: AccountStore;
   revocations: Revocations;
   audit: AuditLog;
@@ -40,7 +43,7 @@ function wait(seconds: number): string {
   return seconds < 90 ? `${seconds} second${seconds === 1 ? '' : 's'}` : `${Math.ceil(seconds / 60)} minutes`;
 }
 
-export function interactionRoutes({ provider, accounts, revocations, audit, locations, travel, throttle, file }: InteractionDependencies) {
+export function interactionRoutes({ provider, accounts, revocations, audit, locations, travel, throttle, rateLimits, file }: InteractionDependencies) {
   function knownDevice(ctx: Context, username: string): boolean {
     const tags = (ctx.cookies.get(DEVICE_COOKIE, { signed: true }) ?? '').split('.');
     return tags.includes(throttle.deviceTag(username));
@@ -220,6 +223,17 @@ export function interactionRoutes({ provider, accounts, revocations, audit, loca
       ctx.status = 405;
       ctx.set('allow', step ? 'POST' : 'GET');
       return;
+    }
+    if (step === 'login') {
+      // Before any lookup or password hash: this budget is what one address may make us do.
+      const refusal = rateLimits.admitAddress('login', ctx.ip);
+      if (refusal) {
+        ctx.status = 429;
+        ctx.set(refusal.headers());
+        ctx.type = 'html';
+        ctx.body = messagePage('Too many sign-in attempts', `Too many sign-in attempts from your network. Try again in ${wait(refusal.retryAfterSeconds)}.`);
+        return;
+      }
     }
     const interaction = await details(ctx, uid);
     if (!interaction) return;

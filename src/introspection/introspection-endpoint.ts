@@ -5,6 +5,8 @@ import { InvalidClient, InvalidRequest, OAuthError, TemporarilyUnavailable } fro
 import { BodyTooLarge, readBody } from '../http/request-body.js';
 import type { LatchMetrics } from '../http/metrics.js';
 import type { Logger } from '../log/logger.js';
+import type { RateLimits } from '../rate-limit/rate-limits.js';
+import { TooManyRequests } from '../rate-limit/too-many-requests.js';
 import { readCredentials, type ClientAuthenticator } from './client-authenticator.js';
 import type { Introspector } from './introspect.js';
 import type { JwtResponder } from './jwt-response.js';
@@ -34,7 +36,8 @@ function send(res: ServerResponse, status: number, body: unknown, extra: Record<
 /**
  * `POST /introspect`, the hot path, served without Koa: parse the form, authenticate the resource
  * server with its secret (constant time), one Redis round trip, write JSON (or a signed JWT,
- * RFC 9701, for callers that registered an algorithm and ask for it).
+ * RFC 9701, for callers that registered an algorithm and ask for it). Rate limits (per address,
+ * then per authenticated client) are checked in memory first: they add no Redis command here.
  *
  * Anything rarer goes to oidc-provider's own introspection (same path, same base answers, without
  * the live roles and claims): private_key_jwt/mTLS callers, repeated parameters, structured tokens
@@ -52,13 +55,32 @@ export function introspectionEndpoint(
   jwt: JwtResponses,
   logger: Logger,
   metrics: LatchMetrics,
+  limits: RateLimits,
   fallback: Listener,
 ): Listener {
+  function observe(started: bigint, status: number): void {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    metrics.observe('/introspect', 'POST', status, ms / 1000);
+    if (logger.isLevelEnabled('debug')) logger.debug({ method: 'POST', path: '/introspect', status, ms }, 'request');
+  }
+
+  /** oidc-provider's route, for a request whose address is counted already. */
+  const handOver: Listener = (req, res) => {
+    limits.handedOver(req);
+    fallback(req, res);
+  };
+
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
+    // Before anything else, also for requests handed to oidc-provider's route.
+    const refusal = limits.admitAddress('introspection', limits.addressOf(req));
+    if (refusal) {
+      send(res, refusal.status, refusal.toJSON(), refusal.headers());
+      return observe(started, refusal.status);
+    }
     const accept = req.headers.accept;
     const type = req.headers['content-type'];
-    if (!type?.startsWith('application/x-www-form-urlencoded')) return fallback(req, res);
+    if (!type?.startsWith('application/x-www-form-urlencoded')) return handOver(req, res);
     const wantsJwt = !!accept?.includes('application/token-introspection+jwt');
     let raw: Buffer;
     try {
@@ -73,7 +95,7 @@ export function introspectionEndpoint(
       const value = parsed[name];
       if (Array.isArray(value)) {
         (req as IncomingMessage & { body?: Buffer }).body = raw;
-        return fallback(req, res);
+        return handOver(req, res);
       }
       if (value !== undefined) params.set(name, value);
     }
@@ -88,9 +110,12 @@ export function introspectionEndpoint(
       const token = params.get('token');
       if (credentials.kind === 'other' || (token && isStructured(token))) {
         (req as IncomingMessage & { body?: Buffer }).body = raw;
-        return fallback(req, res);
+        return handOver(req, res);
       }
       const callerId = authenticator.authenticate(credentials);
+      // Only now, authenticated: naming a client does not spend its budget.
+      const overBudget = limits.admitClient('introspection', callerId);
+      if (overBudget) throw overBudget;
       if (!token) throw new InvalidRequest("missing required parameter 'token'");
       const answer = await introspector.introspect(callerId, token, params.get('token_type_hint'));
       metrics.introspections.inc({ result: answer.active ? 'active' : 'inactive' });
@@ -104,11 +129,10 @@ export function introspectionEndpoint(
       const error = err instanceof OAuthError ? err : new TemporarilyUnavailable(undefined, { cause: err });
       status = error.status;
       if (status >= 500) logger.warn({ path: '/introspect', error: error.error, cause: String((error.cause as Error)?.message ?? '') }, 'introspection failed');
-      send(res, status, error.toJSON(), error instanceof InvalidClient ? { 'www-authenticate': 'Basic realm="latch"' } : {});
+      const headers = error instanceof InvalidClient ? { 'www-authenticate': 'Basic realm="latch"' } : error instanceof TooManyRequests ? error.headers() : {};
+      send(res, status, error.toJSON(), headers);
     } finally {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      metrics.observe('/introspect', 'POST', status, ms / 1000);
-      if (logger.isLevelEnabled('debug')) logger.debug({ method: 'POST', path: '/introspect', status, ms }, 'request');
+      observe(started, status);
     }
   }
 

@@ -23,6 +23,9 @@ export const ALICE = { username: 'alice', password: 'alice-password-1' };
 /** The config every server test runs with: two APIs, their introspecting clients, and users. */
 export const testFileConfig = () =>
   parseFileConfig({
+    // Default budgets, but counts kept per instance: tests that watch Redis with MONITOR
+    // (live-permissions) see only request-path commands. test/rate-limit/ covers the sharing.
+    rateLimits: { syncIntervalMs: 0 },
     scopes: { 'a:read': 'Read A', 'a:write': 'Write A', 'b:read': 'Read B', 'admin:read': 'Read security data', 'admin:write': 'Revoke access' },
     roles: { viewer: ['a:read'], editor: ['a:read', 'a:write'] },
     geo: {

@@ -1,0 +1,86 @@
+import type { IncomingMessage } from 'node:http';
+import type { RateLimitsConfig } from '../config/schema.js';
+import type { LatchMetrics } from '../http/metrics.js';
+import { addressBucket, clientAddress } from './client-address.js';
+import type { RateLimiter } from './rate-limiter.js';
+import { TooManyRequests, type RateLimitedEndpoint, type RateLimitScope } from './too-many-requests.js';
+
+export interface RateLimitsOptions {
+  /** LATCH_TRUSTED_PROXIES: how the lean handlers find the caller's address (client-address.ts). */
+  trustedProxies: number;
+  metrics: LatchMetrics;
+}
+
+/**
+ * Latch's rate-limit policy (docs/operations.md) over the shared-counter limiter: a budget per
+ * window for each endpoint, per caller address and per authenticated client. Every method is
+ * synchronous and costs a Map lookup — no Redis on any request's path.
+ *
+ * Per-client budgets count only requests whose client proved who it is, so nobody can spend a
+ * victim's budget by naming it; requests that fail authentication count against their address.
+ */
+export class RateLimits {
+  readonly limiter: RateLimiter;
+  readonly #policy: RateLimitsConfig;
+  readonly #trustedProxies: number;
+  readonly #metrics: LatchMetrics;
+  /** Requests whose address the lean introspection handler counted before handing them to Koa. */
+  readonly #addressCounted = new WeakSet<IncomingMessage>();
+
+  constructor(limiter: RateLimiter, policy: RateLimitsConfig, options: RateLimitsOptions) {
+    this.limiter = limiter;
+    this.#policy = policy;
+    this.#trustedProxies = options.trustedProxies;
+    this.#metrics = options.metrics;
+  }
+
+  /** The caller's address of a raw request, as Koa's `ctx.ip` gives it. */
+  addressOf(req: IncomingMessage): string {
+    return clientAddress(req, this.#trustedProxies);
+  }
+
+  /**
+   * Counts a request from `ip` (every request, whatever its outcome) or refuses it. A `req` the lean
+   * introspection handler already counted (see `handedOver`) is not counted again.
+   */
+  admitAddress(endpoint: RateLimitedEndpoint, ip: string, req?: IncomingMessage): TooManyRequests | undefined {
+    if (req && this.#addressCounted.has(req)) return undefined;
+    const limit = this.#policy[endpoint].perAddress;
+    if (limit === 0) return undefined;
+    return this.#refuse(endpoint, 'address', this.limiter.take(`${endpoint}:address`, addressBucket(ip), limit));
+  }
+
+  /** Marks a request whose address was counted before it was handed on to Koa. */
+  handedOver(req: IncomingMessage): void {
+    this.#addressCounted.add(req);
+  }
+
+  /** Refuses a request naming a client whose budget is spent, without counting it (not proven yet). */
+  checkClient(endpoint: Exclude<RateLimitedEndpoint, 'login'>, clientId: string | undefined): TooManyRequests | undefined {
+    const limit = this.#policy[endpoint].perClient;
+    if (limit === 0 || clientId === undefined) return undefined;
+    return this.#refuse(endpoint, 'client', this.limiter.refusal(`${endpoint}:client`, clientId, limit));
+  }
+
+  /** Counts a request of an authenticated client. */
+  countClient(endpoint: Exclude<RateLimitedEndpoint, 'login'>, clientId: string): void {
+    if (this.#policy[endpoint].perClient > 0) this.limiter.hit(`${endpoint}:client`, clientId);
+  }
+
+  /** Counts a request of an authenticated client, or refuses it when its budget is spent. */
+  admitClient(endpoint: Exclude<RateLimitedEndpoint, 'login'>, clientId: string): TooManyRequests | undefined {
+    const limit = this.#policy[endpoint].perClient;
+    if (limit === 0) return undefined;
+    return this.#refuse(endpoint, 'client', this.limiter.take(`${endpoint}:client`, clientId, limit));
+  }
+
+  #refuse(endpoint: RateLimitedEndpoint, scope: RateLimitScope, retryAfterSeconds: number): TooManyRequests | undefined {
+    if (retryAfterSeconds === 0) return undefined;
+    this.#metrics.rateLimited.inc({ endpoint, scope });
+    return new TooManyRequests(endpoint, scope, retryAfterSeconds);
+  }
+
+  close(): void {
+    this.limiter.close();
+  }
+}
