@@ -48,6 +48,8 @@ export class RedisStore {
   readonly cipher: IdCipher;
   /** Called on every Redis failure (metrics). */
   onError: () => void = () => {};
+  /** Called with the seconds each `run` took, success or failure (metrics). */
+  onLatency: (seconds: number) => void = () => {};
 
   constructor(redis: RedisClient, tokenHashKey: Buffer, prefix?: string) {
     this.redis = redis;
@@ -63,6 +65,7 @@ export class RedisStore {
 
   /** Runs a Redis operation; any failure (down, timeout, refused) surfaces as TemporarilyUnavailable. */
   async run<T>(operation: (redis: RedisClient) => Promise<T>): Promise<T> {
+    const started = process.hrtime.bigint();
     try {
       return await operation(this.redis);
     } catch (err) {
@@ -70,6 +73,8 @@ export class RedisStore {
       if ((err as { expose?: boolean }).expose) throw err;
       this.onError();
       throw new TemporarilyUnavailable(undefined, { cause: err });
+    } finally {
+      this.onLatency(Number(process.hrtime.bigint() - started) / 1e9);
     }
   }
 

@@ -67,6 +67,7 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   const store = new RedisStore(redis, config.secrets.tokenHashKey);
   const metrics = new LatchMetrics();
   store.onError = () => metrics.redisErrors.inc();
+  store.onLatency = (seconds) => metrics.redisLatency.observe(seconds);
   const accounts = new AccountStore(store);
   const resourceServers = new ResourceServers(config.file);
   const events = new EventPublisher(store);

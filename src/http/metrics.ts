@@ -51,6 +51,13 @@ export class LatchMetrics {
     registers: [this.registry],
   });
 
+  readonly redisLatency = new Histogram({
+    name: 'latch_redis_operation_duration_seconds',
+    help: 'Time of each Redis operation of a request (one script on the hot path; a few commands for writes), failures included',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'latch_' });
   }

@@ -22,7 +22,7 @@ function sample(text: string, name: string, labels: string): number {
 }
 
 describe('GET /metrics', () => {
-  it('counts requests per endpoint, introspection answers, revocations and Redis errors', async () => {
+  it('counts requests per endpoint, introspection answers, revocations, Redis errors and Redis latency', async () => {
     const { json } = await postForm(`${latch.url}/token`, { grant_type: 'client_credentials', scope: 'a:read' }, ['svc', SECRETS.svc]);
     const token = json!.access_token as string;
     await postForm(`${latch.url}/introspect`, { token }, ['api-a', SECRETS.apiA]);
@@ -43,6 +43,9 @@ describe('GET /metrics', () => {
     expect(sample(text, 'latch_http_requests_total', 'route="/token",method="POST",status="200"')).toBe(1);
     expect(sample(text, 'latch_revocations_total', 'scope="token"')).toBe(1);
     expect(sample(text, 'latch_redis_errors_total', '')).toBeGreaterThanOrEqual(1);
+    // Every Redis operation is timed, the failed ones included.
+    expect(sample(text, 'latch_redis_operation_duration_seconds_count', '')).toBeGreaterThanOrEqual(4);
+    expect(sample(text, 'latch_redis_operation_duration_seconds_bucket', 'le="+Inf"')).toBe(sample(text, 'latch_redis_operation_duration_seconds_count', ''));
     expect(text).toMatch(/latch_http_request_duration_seconds_bucket\{le="0.005",route="\/introspect"\}/);
     // Route labels are a fixed set: ids never become label values.
     expect(text).not.toContain('x'.repeat(30));
