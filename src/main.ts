@@ -16,7 +16,7 @@ async function main(): Promise<void> {
         'Never use them in production: set LATCH_JWKS, LATCH_COOKIE_KEYS and LATCH_TOKEN_HASH_KEY (NODE_ENV=production requires them).',
     );
   }
-  const redis = await openRedis(config.redis, { startupTimeoutMs: config.redisStartupTimeoutMs }).catch((err: Error) => {
+  const redis = await openRedis(config.redis, { startupTimeoutMs: config.redisStartupTimeoutMs, commandTimeoutMs: config.redisCommandTimeoutMs }).catch((err: Error) => {
     const field = { single: 'REDIS_URL', cluster: 'REDIS_CLUSTER_NODES', sentinel: 'REDIS_SENTINELS' }[config.redis.kind];
     throw new ConfigError(field, `cannot connect to ${describeTarget(config.redis)}: ${err.message}`);
   });

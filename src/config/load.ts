@@ -16,6 +16,8 @@ export interface LatchConfig {
   trustedProxies: number;
   /** How long start-up waits for Redis before giving up. */
   redisStartupTimeoutMs: number;
+  /** Bound on each Redis command; past it the request answers 503 (fail closed). */
+  redisCommandTimeoutMs: number;
   configFile: string;
   file: LatchFileConfig;
   secrets: Secrets;
@@ -90,6 +92,10 @@ export async function loadConfig(env: Env = process.env): Promise<LatchConfig> {
   if (!Number.isInteger(redisStartupTimeoutMs) || redisStartupTimeoutMs <= 0) {
     throw new ConfigError('LATCH_REDIS_STARTUP_TIMEOUT_MS', 'must be a positive number of milliseconds');
   }
+  const redisCommandTimeoutMs = Number(env.LATCH_REDIS_COMMAND_TIMEOUT_MS ?? '2000');
+  if (!Number.isInteger(redisCommandTimeoutMs) || redisCommandTimeoutMs < 10 || redisCommandTimeoutMs > 60_000) {
+    throw new ConfigError('LATCH_REDIS_COMMAND_TIMEOUT_MS', 'must be a whole number of milliseconds between 10 and 60000');
+  }
   const configFile = resolve(env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE);
   const file = readFileConfig(configFile);
   const secrets = await loadSecrets(env, production, resolve(env.LATCH_DEV_KEYS_FILE ?? '.latch/dev-keys.json'));
@@ -101,6 +107,7 @@ export async function loadConfig(env: Env = process.env): Promise<LatchConfig> {
     logLevel: env.LOG_LEVEL ?? (production ? 'info' : 'debug'),
     trustedProxies,
     redisStartupTimeoutMs,
+    redisCommandTimeoutMs,
     configFile,
     file,
     secrets,

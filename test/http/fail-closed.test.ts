@@ -109,6 +109,74 @@ describe('fail closed when Redis is unreachable', () => {
     expect((await postForm(`${latch.url}/introspect`, { token: accessToken }, apiA)).json).toMatchObject({ active: true });
   });
 
+  it('under load, with Redis killed and restarted: every request answered 200 or 503, never active:true for a revoked token', async () => {
+    await waitReady();
+    const live = (await logIn(latch.url, await webClient(latch.url))).tokens.access_token;
+    const revoked = (await logIn(latch.url, await webClient(latch.url))).tokens;
+    await postForm(`${latch.url}/revoke`, { token: revoked.refresh_token! }, ['web', SECRETS.web]);
+
+    type Answer = { kind: 'live' | 'revoked' | 'token'; status: number; active?: unknown; error?: unknown; at: number };
+    const answers: Answer[] = [];
+    const failures: string[] = [];
+    let running = true;
+    async function worker(n: number) {
+      for (let i = n; running; i++) {
+        const kind = i % 10 === 0 ? 'token' : i % 2 ? 'live' : 'revoked';
+        try {
+          const response = kind === 'token'
+            ? await postForm(`${latch.url}/token`, { grant_type: 'client_credentials', scope: 'a:read' }, ['svc', SECRETS.svc])
+            : await postForm(`${latch.url}/introspect`, { token: kind === 'live' ? live : revoked.access_token }, apiA);
+          answers.push({ kind, status: response.status, active: response.json?.active, error: response.json?.error, at: Date.now() });
+        } catch (err) {
+          failures.push(String(err));
+        }
+      }
+    }
+    const workers = Array.from({ length: 8 }, (_, n) => worker(n));
+    await new Promise((r) => setTimeout(r, 300));
+    await redis.stop();
+    const killedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 700));
+    await redis.start();
+    await waitReady();
+    const backAt = Date.now();
+    await new Promise((r) => setTimeout(r, 300));
+    running = false;
+    await Promise.all(workers);
+
+    expect(failures).toEqual([]);
+    expect(answers.every((a) => a.status === 200 || (a.status === 503 && a.error === 'temporarily_unavailable'))).toBe(true);
+    expect(answers.filter((a) => a.kind === 'revoked' && a.active !== false)).toEqual(answers.filter((a) => a.kind === 'revoked' && a.status === 503));
+    expect(answers.filter((a) => a.kind === 'revoked').every((a) => a.active !== true)).toBe(true);
+    expect(answers.some((a) => a.at > killedAt && a.at < backAt && a.status === 503)).toBe(true);
+    // Once Latch reports ready again, it serves again: no restart.
+    const after = answers.filter((a) => a.at > backAt + 50);
+    expect(after.length).toBeGreaterThan(0);
+    expect(after.every((a) => a.status === 200)).toBe(true);
+    expect(after.filter((a) => a.kind === 'live').every((a) => a.active === true)).toBe(true);
+  });
+
+  it('does not let requests pile up while Redis hangs: 100 concurrent calls all answer 503 within the bound', async () => {
+    await waitReady();
+    await redis.client.client('PAUSE', 4000, 'ALL');
+    const started = Date.now();
+    const answers = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        timed(() => (i % 4 === 0
+          ? postForm(`${latch.url}/token`, { grant_type: 'client_credentials', scope: 'a:read' }, ['svc', SECRETS.svc])
+          : postForm(`${latch.url}/introspect`, { token: accessToken }, apiA))),
+      ),
+    );
+    const elapsed = Date.now() - started;
+    await redis.client.client('UNPAUSE');
+    expect(answers.map((a) => a.result.status)).toEqual(answers.map(() => 503));
+    expect(answers.every((a) => a.result.json!.error === 'temporarily_unavailable')).toBe(true);
+    // All answered at the command timeout (1 s here), long before Redis came back (4 s).
+    expect(elapsed).toBeLessThan(BOUND_MS - 1000);
+    await waitReady();
+    expect((await postForm(`${latch.url}/introspect`, { token: accessToken }, apiA)).json).toMatchObject({ active: true });
+  });
+
   it('never shows a stack trace on the login page when Redis is down', async () => {
     await redis.stop();
     const url = new URL(`${latch.url}/auth`);

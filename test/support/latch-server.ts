@@ -54,7 +54,7 @@ export async function startLatch(redisUrl: RedisTarget | string, options: StartO
     },
   });
   const logger = createLogger('debug', sink);
-  const redis = await openRedis(redisUrl, { commandTimeoutMs: 1000 });
+  const redis = await openRedis(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs });
   const latch = createLatch(config, redis, logger, options);
   await latch.accounts.seed(config.file.accounts);
   let introspections = 0;

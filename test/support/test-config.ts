@@ -113,6 +113,7 @@ export async function testConfig(issuer: string, redis: RedisTarget | string): P
     logLevel: 'silent',
     trustedProxies: 0,
     redisStartupTimeoutMs: 5000,
+    redisCommandTimeoutMs: 1000,
     configFile: '(test)',
     file: testFileConfig(),
     secrets: {
