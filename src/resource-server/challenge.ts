@@ -16,12 +16,12 @@ function quotable(value: string): string {
  * Renders a BearerError as the RFC 6750 §3 response: `WWW-Authenticate: Bearer realm=…` on
  * 400/401/403 (with `error`, `error_description` and, for insufficient_scope, `scope`), a JSON body
  * repeating them, and `cache-control: no-store`. The 503 carries no challenge: the client did
- * nothing wrong, and `retry-after` tells it when to try again.
+ * nothing wrong, and `retry-after` tells it when to try again (Latch's own value when it sent one).
  */
 export function bearerResponse(err: BearerError, realm: string): BearerResponse {
   const headers: Record<string, string> = { 'cache-control': 'no-store' };
   if (err.status === 503) {
-    headers['retry-after'] = '1';
+    headers['retry-after'] = String(Math.max(1, (err as { retryAfterSeconds?: number }).retryAfterSeconds ?? 1));
     // The cause (which URL, which status) is for this service's logs, not for its callers.
     return { status: 503, headers, body: { error: 'temporarily_unavailable', error_description: 'the authorization server could not be reached, retry later' } };
   }

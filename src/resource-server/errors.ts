@@ -74,7 +74,11 @@ export class InsufficientScope extends BearerError {
 
 /** Latch could not be asked or answered with an error: fail closed, never let the request through. */
 export class IntrospectionUnavailable extends BearerError {
-  constructor(description = 'the authorization server could not be reached, retry later', options?: ErrorOptions) {
+  /** How long callers should wait: Latch's `Retry-After` when it sent one. */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(description = 'the authorization server could not be reached, retry later', options?: ErrorOptions & { retryAfterSeconds?: number | undefined }) {
     super('ERR_INTROSPECTION_UNAVAILABLE', 503, 'temporarily_unavailable', description, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }

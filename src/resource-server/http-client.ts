@@ -7,6 +7,8 @@ const MAX_BODY_BYTES = 256 * 1024;
 export interface HttpResult {
   status: number;
   json: unknown;
+  /** `Retry-After` in whole seconds when the server sent one (e.g. Latch's 429 and 503). */
+  retryAfterSeconds?: number;
 }
 
 /**
@@ -31,6 +33,7 @@ export class HttpClient {
 
   async send(url: string, init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: string }): Promise<HttpResult> {
     let status: number;
+    let retryAfter: unknown;
     let text = '';
     try {
       const response = await request(url, {
@@ -41,6 +44,7 @@ export class HttpClient {
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
       status = response.statusCode;
+      retryAfter = response.headers['retry-after'];
       let size = 0;
       const decoder = new TextDecoder();
       for await (const chunk of response.body as AsyncIterable<Buffer>) {
@@ -63,7 +67,8 @@ export class HttpClient {
     } catch {
       json = undefined;
     }
-    return { status, json };
+    const seconds = typeof retryAfter === 'string' && /^\d{1,6}$/.test(retryAfter) ? Number(retryAfter) : undefined;
+    return { status, json, ...(seconds === undefined ? {} : { retryAfterSeconds: seconds }) };
   }
 
   async close(): Promise<void> {

@@ -23,14 +23,15 @@ export interface IntrospectParams {
  */
 export async function introspect({ http, endpoint, credentials, audience, token, now = Date.now }: IntrospectParams): Promise<AuthInfo> {
   const form = new URLSearchParams({ token, token_type_hint: 'access_token', ...credentials.form });
-  const { status, json } = await http.send(endpoint.introspection, {
+  const { status, json, retryAfterSeconds } = await http.send(endpoint.introspection, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...credentials.headers },
     body: form.toString(),
   });
   if (status !== 200 || typeof json !== 'object' || json === null || Array.isArray(json)) {
     const error = (json as { error?: unknown } | undefined)?.error;
-    throw new IntrospectionUnavailable(`introspection answered ${status}${typeof error === 'string' ? ` ${error}` : ''}`);
+    // Latch's own Retry-After (a 429 of its rate limits, a 503) is passed on to our caller.
+    throw new IntrospectionUnavailable(`introspection answered ${status}${typeof error === 'string' ? ` ${error}` : ''}`, { retryAfterSeconds });
   }
   const claims = json as Partial<IntrospectionClaims> & { active?: unknown };
   if (claims.active !== true) throw new InvalidToken('the access token is not active (expired, revoked or unknown)');

@@ -10,6 +10,7 @@ import { SECRETS } from '../support/test-config.js';
 
 let redis: TestRedis;
 let latch: RsTestLatch;
+let file: Awaited<ReturnType<typeof rsConfig>>['file'];
 let alice: { access_token: string; refresh_token: string };
 let apiAToken: string;
 const warnings: string[] = [];
@@ -39,6 +40,7 @@ beforeAll(async () => {
   // AOF with fsync on every write: tokens survive the Redis restart below.
   redis = await startRedis(['--appendonly', 'yes', '--appendfsync', 'always']);
   const config = await rsConfig();
+  file = config.file;
   latch = await startLatchWith(redis.url, config.file);
   alice = await aliceTokens(latch.url);
   apiAToken = (await logIn(latch.url, await webClient(latch.url))).tokens.access_token;
@@ -113,6 +115,27 @@ describe('ResourceServer (core) against a real Latch', () => {
       expect((await get(`${api.url}/me`, bearer(alice.access_token))).status).toBe(200);
     } finally {
       await api.close();
+    }
+  });
+
+  it('passes on Latch\'s Retry-After when Latch refuses it with 429 (rate limits)', async () => {
+    const limits = { ...file.rateLimits, windowSeconds: 3600, syncIntervalMs: 0, introspection: { perClient: 2, perAddress: 1_000_000 } };
+    const strict = await startLatchWith(redis.url, { ...file, rateLimits: limits });
+    const rs = resourceServer({ issuer: strict.url });
+    const api = await listen(koaTestApi(rs));
+    try {
+      expect((await get(`${api.url}/me`, bearer(alice.access_token))).status).toBe(200);
+      expect((await get(`${api.url}/me`, bearer(apiAToken))).status).toBe(401);
+      const refused = await get(`${api.url}/me`, bearer(alice.access_token));
+      expect(refused.status).toBe(503);
+      expect(refused.json).toMatchObject({ error: 'temporarily_unavailable' });
+      // The rest of Latch's hour-long window, not a blind 1 s.
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(1);
+      expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(3600);
+      expect(warnings.at(-1)).toContain('introspection answered 429');
+    } finally {
+      await api.close();
+      await strict.close();
     }
   });
 
