@@ -23,6 +23,15 @@ function run(env: Record<string, string>) {
   return { child, exited, out: () => stdout, err: () => stderr };
 }
 
+/** Polls /readyz for up to 10 s. */
+async function ready(base: string): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    if (await fetch(`${base}/readyz`).then((r) => r.ok, () => false)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
 beforeAll(async () => {
   execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
   redis = await startRedis();
@@ -39,12 +48,7 @@ describe('the server process (npm start)', () => {
     const base = `http://127.0.0.1:${port}`;
     const proc = run({ PORT: String(port), REDIS_URL: redis.url, ISSUER: base });
     running.push(proc.child);
-    let ready = false;
-    for (let i = 0; i < 100 && !ready; i++) {
-      ready = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
-      if (!ready) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(ready).toBe(true);
+    expect(await ready(base)).toBe(true);
     const discovery = await (await fetch(`${base}/.well-known/openid-configuration`)).json();
     expect(discovery).toMatchObject({
       issuer: `${base}`,
@@ -73,12 +77,7 @@ describe('the server process (npm start)', () => {
       LATCH_TOKEN_HASH_KEY: 'production-token-hash-key-0123456789abc',
     });
     running.push(proc.child);
-    let ready = false;
-    for (let i = 0; i < 100 && !ready; i++) {
-      ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
-      if (!ready) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(ready).toBe(true);
+    expect(await ready(`http://127.0.0.1:${port}`)).toBe(true);
     expect(proc.out()).not.toContain('DEVELOPMENT KEYS');
     const jwks = (await (await fetch(`http://127.0.0.1:${port}/jwks`)).json()) as { keys: Array<{ kid: string; d?: string }> };
     expect(jwks.keys.map((k) => k.kid)).toEqual(['p1']);
@@ -92,7 +91,7 @@ describe('the server process (npm start)', () => {
     const base = `http://127.0.0.1:${port}`;
     const proc = run({ PORT: String(port), REDIS_URL: redis.url, ISSUER: base, LOG_LEVEL: 'info' });
     running.push(proc.child);
-    for (let i = 0; i < 100 && !(await fetch(`${base}/readyz`).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 100));
+    await ready(base);
     const auth = `Basic ${Buffer.from('reports-api:reports-api-secret-change-me-0123456789ab').toString('base64')}`;
     // Redis pauses, so 20 introspections are held in flight inside Latch...
     await redis.client.client('PAUSE', 700, 'ALL');
@@ -127,12 +126,7 @@ describe('the server process (npm start)', () => {
       const nodes = cluster.ports.map((p) => `127.0.0.1:${p}`).join(',');
       const proc = run({ PORT: String(port), REDIS_CLUSTER_NODES: nodes, ISSUER: base, LATCH_CONFIG: 'config/demo.json' });
       running.push(proc.child);
-      let ready = false;
-      for (let i = 0; i < 100 && !ready; i++) {
-        ready = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
-        if (!ready) await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(ready).toBe(true);
+      expect(await ready(base)).toBe(true);
       const basic = (id: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' });
       const demo = JSON.parse(readFileSync('config/demo.json', 'utf8')) as { clients: Array<{ client_id: string; client_secret?: string; grant_types: string[]; resources?: string[] }>; resourceServers: Array<{ audience: string; introspectors?: string[] }> };
       const svc = demo.clients.find((c) => c.grant_types.includes('client_credentials') && c.resources?.length)!;

@@ -1,5 +1,5 @@
 import * as oidc from 'openid-client';
-import { adminCall, adminToken } from '../support/admin.js';
+import { adminCall, adminToken, jobDone } from '../support/admin.js';
 import { startLatch, type TestLatch } from '../support/latch-server.js';
 import { clientFor, logIn, postForm, webClient } from '../support/oauth.js';
 import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
@@ -21,15 +21,6 @@ const refresh = (at: TestLatch, client: string, secret: string, token: string) =
   postForm(`${at.url}/token`, { grant_type: 'refresh_token', refresh_token: token }, [client, secret]);
 const serviceToken = async (at: TestLatch) =>
   (await postForm(`${at.url}/token`, { grant_type: 'client_credentials', scope: 'a:read', resource: API_A }, ['svc', SECRETS.svc])).json!.access_token as string;
-
-async function jobDone(at: TestLatch, job: string) {
-  for (let i = 0; i < 500; i++) {
-    const { json } = await adminCall(at.url, 'GET', `/admin/jobs/${job}`, admin);
-    if (json!.state === 'done') return json!;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error('cleanup job did not finish');
-}
 
 beforeAll(async () => {
   cluster = await startRedisCluster(3);
@@ -97,7 +88,7 @@ describe('Latch on a Redis Cluster', () => {
     expect((await phone.browser.follow(login.href, a.url)).html).toContain('Sign in');
 
     // The background cleanup deletes the dead records across all slots.
-    await jobDone(b, json!.job as string);
+    await jobDone(b.url, admin, json!.job as string);
     expect(await cluster.client.exists(a.store.keys.record('AccessToken', phone.tokens.access_token))).toBe(0);
     expect(await cluster.client.zcard(a.store.keys.accountGrants('sub-alice'))).toBe(0);
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import * as oidc from 'openid-client';
 import { startLatch, type TestLatch } from '../support/latch-server.js';
-import { adminCall, adminToken } from '../support/admin.js';
+import { adminCall, adminToken, jobDone } from '../support/admin.js';
 import { BrowserSession } from '../support/browser-session.js';
 import { clientFor, logIn, postForm, webClient } from '../support/oauth.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
@@ -27,15 +27,6 @@ async function waitFor<T>(probe: () => T | undefined, what: string): Promise<T> 
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-async function jobDone(job: string) {
-  for (let i = 0; i < 500; i++) {
-    const { json } = await adminCall(latch.url, 'GET', `/admin/jobs/${job}`, admin);
-    if (json!.state === 'done') return json!;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error('cleanup job did not finish');
 }
 
 beforeAll(async () => {
@@ -87,7 +78,7 @@ describe('log out of all devices (revoke everything of an account)', () => {
     expect(stream.map(([, fields]) => JSON.parse(fields[1]!)).some((e) => e.scope === 'account' && e.sub === 'sub-alice')).toBe(true);
 
     // The dead records are deleted afterwards; the login after the revocation is kept.
-    await jobDone(json!.job as string);
+    await jobDone(latch.url, admin, json!.job as string);
     expect(await redis.client.exists(latch.store.keys.record('AccessToken', phone.tokens.access_token))).toBe(0);
     expect(await redis.client.exists(latch.store.keys.record('RefreshToken', laptop.tokens.refresh_token!))).toBe(0);
     expect(await active(again.tokens.access_token)).toBe(true);
@@ -186,7 +177,7 @@ describe('other scopes of revocation', () => {
     await new Promise((r) => setTimeout(r, 2));
     // Issued after the epoch, indexed behind the 300 dead ones the cleanup job is deleting.
     const later = await oidc.clientCredentialsGrant(svc, { scope: 'a:read', resource: API_A });
-    expect(await jobDone(json!.job as string)).toMatchObject({ state: 'done' });
+    expect(await jobDone(latch.url, admin, json!.job as string)).toMatchObject({ state: 'done' });
     expect(await active(later.access_token)).toBe(true);
   });
 

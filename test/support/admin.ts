@@ -26,3 +26,13 @@ export async function adminCall(issuer: string, method: string, path: string, to
   }
   return { status: response.status, headers: response.headers, json };
 }
+
+/** Polls `GET /admin/jobs/{id}` until the cleanup job is done; returns its last state. */
+export async function jobDone(issuer: string, token: string, job: string): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 500; i++) {
+    const { json } = await adminCall(issuer, 'GET', `/admin/jobs/${job}`, token);
+    if (json!.state === 'done') return json!;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`cleanup job ${job} did not finish`);
+}
