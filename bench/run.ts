@@ -9,14 +9,18 @@ import { introspectionScenario } from './scenarios/introspection.js';
 import { profileScenario } from './scenarios/profile.js';
 import { resourceServerScenario } from './scenarios/resource-server.js';
 import { revocationScenario } from './scenarios/revocation.js';
+import { soakScenario } from './scenarios/soak.js';
 import { storageScenario } from './scenarios/storage.js';
 
 const USAGE = `npm run bench [-- options]
-  --quick            short runs (5 s, 1 s warm-up) and 100k instead of 1M stored tokens
-  --only=a,b         scenarios to run: introspection, resource-server, revocation, storage, profile
+  --quick            short runs (5 s, 1 s warm-up), 100k instead of 1M stored tokens, a 30 s soak
+  --only=a,b         scenarios to run: introspection, resource-server, revocation, storage, soak,
+                     profile
   --duration=S       seconds per measured run (default 10)
   --warmup=S         seconds of discarded warm-up before each run (default 2)
   --connections=N    autocannon connections (default 32)
+  --soak-minutes=M   measured minutes of the soak, after its warm-up (default 5; --quick 0.5)
+  --soak-rate=N      the soak's fixed request rate, req/s over all connections (default 2000)
   --profile          also run Latch introspection under --cpu-prof and summarise the top frames
   --quiet-wait=S     before starting, wait up to S seconds (default 120) for other processes to
                      leave the CPUs alone (< 0.3 cores busy); every load row notes competing CPU`;
@@ -26,6 +30,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> 
   'resource-server': resourceServerScenario,
   revocation: revocationScenario,
   storage: storageScenario,
+  soak: soakScenario,
   profile: profileScenario,
 };
 
@@ -54,6 +59,8 @@ async function main(): Promise<void> {
       duration: { type: 'string' },
       warmup: { type: 'string' },
       connections: { type: 'string' },
+      'soak-minutes': { type: 'string' },
+      'soak-rate': { type: 'string' },
       profile: { type: 'boolean', default: false },
       'quiet-wait': { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -66,7 +73,7 @@ async function main(): Promise<void> {
   const quick = values.quick!;
   const names = values.only
     ? values.only.split(',').map((s) => s.trim())
-    : ['introspection', 'resource-server', 'revocation', 'storage', ...(values.profile ? ['profile'] : [])];
+    : ['introspection', 'resource-server', 'revocation', 'storage', 'soak', ...(values.profile ? ['profile'] : [])];
   for (const name of names) if (!SCENARIOS[name]) throw new Error(`unknown scenario "${name}"\n${USAGE}`);
 
   const settings = {
@@ -74,11 +81,20 @@ async function main(): Promise<void> {
     durationS: Number(values.duration ?? (quick ? 5 : 10)),
     warmupS: Number(values.warmup ?? (quick ? 1 : 2)),
   };
+  const soakS = Math.round(Number(values['soak-minutes'] ?? (quick ? 0.5 : 5)) * 60);
+  const soak = {
+    rate: Number(values['soak-rate'] ?? 2000),
+    durationS: soakS,
+    // A minute for JIT and caches; RSS settles longer, which the verdict allows for (scenarios/soak.ts).
+    warmupS: quick ? 10 : 60,
+    sampleEveryS: soakS >= 120 ? 5 : 1,
+  };
+  if (!(soak.durationS > 0) || !(soak.rate > 0)) throw new Error(`--soak-minutes and --soak-rate must be positive numbers\n${USAGE}`);
   const started = new Date();
   const log = (message: string) => process.stderr.write(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
   const quiet = await waitForQuiet(Number(values['quiet-wait'] ?? 120), log);
   const redis = await startRedis();
-  const ctx: BenchContext = { settings, quick, redis, secrets: await benchSecrets(), log };
+  const ctx: BenchContext = { settings, soak, quick, redis, secrets: await benchSecrets(), log };
 
   const rows: Row[] = [];
   const raw: Record<string, unknown> = {};
@@ -100,7 +116,7 @@ async function main(): Promise<void> {
   }
 
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-  const report = { quietAtStart: quiet, started: started.toISOString(), finished: new Date().toISOString(), command, machine: machine(), settings, quick, rows, raw };
+  const report = { quietAtStart: quiet, started: started.toISOString(), finished: new Date().toISOString(), command, machine: machine(), settings: { ...settings, soak }, quick, rows, raw };
   const dir = new URL('../../bench/results/', import.meta.url);
   mkdirSync(dir, { recursive: true });
   const file = new URL(`${started.toISOString().replace(/[:.]/g, '-')}.json`, dir);
@@ -109,7 +125,8 @@ async function main(): Promise<void> {
   const m = report.machine;
   process.stdout.write(
     `\n${markdownTable(rows)}\n\n${m.cpus} × ${m.cpuModel}, Node ${m.node}; ${settings.connections} connections, ` +
-      `${settings.durationS} s per run after ${settings.warmupS} s warm-up${quick ? ' (--quick)' : ''}\nJSON: ${file.pathname}\n`,
+      `${settings.durationS} s per run after ${settings.warmupS} s warm-up${quick ? ' (--quick)' : ''}` +
+      `${names.includes('soak') ? `; soak: ${soak.rate} req/s for ${soak.durationS} s after ${soak.warmupS} s warm-up` : ''}\nJSON: ${file.pathname}\n`,
   );
 }
 

@@ -10,6 +10,8 @@ export interface ReadyMessage {
 export interface ChildServer {
   url: string;
   pid: number;
+  /** The process itself, for IPC with a preloaded probe (lib/memory-sampler.ts). */
+  child: ChildProcess;
   /** Asks the child to exit cleanly (so `--cpu-prof` can write its profile), then kills it. */
   close(): Promise<void>;
 }
@@ -51,6 +53,7 @@ export async function startEntry(entry: string, options: unknown, nodeArgs: stri
   return {
     url,
     pid: child.pid!,
+    child,
     async close() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -95,6 +98,7 @@ export async function startProgram(
   return {
     url,
     pid: child.pid!,
+    child,
     async close() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -3,9 +3,21 @@ import type { LoadSettings } from './load.js';
 import type { BenchRedis } from './redis-server.js';
 import type { Row } from './report.js';
 
+/** The soak scenario's run: a fixed request rate for a long time (bench/scenarios/soak.ts). */
+export interface SoakSettings {
+  /** Requests per second over all connections. */
+  rate: number;
+  /** Seconds at that rate before memory and latency count. */
+  warmupS: number;
+  durationS: number;
+  /** Seconds between two memory samples of the server. */
+  sampleEveryS: number;
+}
+
 /** What every scenario receives from the runner. */
 export interface BenchContext {
   settings: LoadSettings;
+  soak: SoakSettings;
   quick: boolean;
   redis: BenchRedis;
   secrets: BenchSecrets;

@@ -89,6 +89,16 @@ class Browser {
  * bench's web client and returns the user's access token.
  */
 export async function userAccessToken(issuer: string, user: { username: string; password: string }, scope: string, resource: string): Promise<string> {
+  return (await userTokens(issuer, user, scope, resource)).accessToken;
+}
+
+/** The same login, returning the refresh token too (present when `scope` has offline_access). */
+export async function userTokens(
+  issuer: string,
+  user: { username: string; password: string },
+  scope: string,
+  resource: string,
+): Promise<{ accessToken: string; refreshToken?: string }> {
   const client = await oidc.discovery(new URL(issuer), CLIENTS.web[0], undefined, oidc.ClientSecretBasic(CLIENTS.web[1]), {
     execute: [oidc.allowInsecureRequests],
   });
@@ -115,5 +125,5 @@ export async function userAccessToken(issuer: string, user: { username: string; 
   }
   if (!step.url.startsWith(REDIRECT_URI)) throw new Error(`login flow ended at ${step.url}`);
   const tokens = await oidc.authorizationCodeGrant(client, new URL(step.url), { pkceCodeVerifier: verifier, expectedState: state }, { resource });
-  return tokens.access_token;
+  return { accessToken: tokens.access_token, refreshToken: tokens.refresh_token };
 }
