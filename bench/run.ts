@@ -5,6 +5,7 @@ import { cpuSnapshot, foreignCores } from './lib/foreign-cpu.js';
 import type { BenchContext, ScenarioResult } from './lib/context.js';
 import { startRedis } from './lib/redis-server.js';
 import { machine, markdownTable, skippedRow, type Row } from './lib/report.js';
+import { clusterScenario } from './scenarios/cluster.js';
 import { introspectionScenario } from './scenarios/introspection.js';
 import { profileScenario } from './scenarios/profile.js';
 import { resourceServerScenario } from './scenarios/resource-server.js';
@@ -15,7 +16,7 @@ import { storageScenario } from './scenarios/storage.js';
 const USAGE = `npm run bench [-- options]
   --quick            short runs (5 s, 1 s warm-up), 100k instead of 1M stored tokens, a 30 s soak
   --only=a,b         scenarios to run: introspection, resource-server, revocation, storage, soak,
-                     profile
+                     cluster, profile
   --duration=S       seconds per measured run (default 10)
   --warmup=S         seconds of discarded warm-up before each run (default 2)
   --connections=N    autocannon connections (default 32)
@@ -31,6 +32,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> 
   revocation: revocationScenario,
   storage: storageScenario,
   soak: soakScenario,
+  cluster: clusterScenario,
   profile: profileScenario,
 };
 
@@ -73,7 +75,7 @@ async function main(): Promise<void> {
   const quick = values.quick!;
   const names = values.only
     ? values.only.split(',').map((s) => s.trim())
-    : ['introspection', 'resource-server', 'revocation', 'storage', 'soak', ...(values.profile ? ['profile'] : [])];
+    : ['introspection', 'resource-server', 'revocation', 'storage', 'cluster', 'soak', ...(values.profile ? ['profile'] : [])];
   for (const name of names) if (!SCENARIOS[name]) throw new Error(`unknown scenario "${name}"\n${USAGE}`);
 
   const settings = {

@@ -11,9 +11,10 @@ export const LATCH_MAIN = fileURLToPath(new URL('../../src/main.js', import.meta
 
 /**
  * Starts the real Latch server (dist/src/main.js) as its own process with the bench config and
- * keys, at LOG_LEVEL=info (the production default: no per-request log lines).
+ * keys, at LOG_LEVEL=info (the production default: no per-request log lines). `env` adds to or
+ * overrides the environment (e.g. REDIS_CLUSTER_NODES with an empty `redisUrl`).
  */
-export async function startLatch(redisUrl: string, secrets: BenchSecrets, nodeArgs: string[] = []): Promise<ChildServer> {
+export async function startLatch(redisUrl: string, secrets: BenchSecrets, nodeArgs: string[] = [], env: Record<string, string> = {}): Promise<ChildServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'latch-bench-'));
   const configFile = join(dir, 'latch.json');
@@ -24,7 +25,7 @@ export async function startLatch(redisUrl: string, secrets: BenchSecrets, nodeAr
     {
       PORT: String(port),
       ISSUER: url,
-      REDIS_URL: redisUrl,
+      ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
       LATCH_CONFIG: configFile,
       LATCH_JWKS: JSON.stringify(secrets.jwks),
       LATCH_COOKIE_KEYS: secrets.cookieKey,
@@ -32,6 +33,7 @@ export async function startLatch(redisUrl: string, secrets: BenchSecrets, nodeAr
       LATCH_DEV_KEYS_FILE: join(dir, 'unused-dev-keys.json'),
       LOG_LEVEL: 'info',
       NODE_ENV: 'development',
+      ...env,
     },
     url,
     '/readyz',
