@@ -9,6 +9,8 @@ import { InvalidRequest, OAuthError } from '../errors/oauth-error.js';
 import { readJson } from '../http/request-body.js';
 import type { Introspector } from '../introspection/introspect.js';
 import type { Logger } from '../log/logger.js';
+import { refuse } from '../rate-limit/rate-limit.js';
+import type { RateLimits } from '../rate-limit/rate-limits.js';
 import type { RevocationResult, Revocations } from '../revocation/revocations.js';
 import type { AuditLog } from './audit-log.js';
 import { authenticateAdmin, BearerError, type AdminCaller } from './bearer-auth.js';
@@ -28,6 +30,8 @@ export interface AdminDependencies {
   audit: AuditLog;
   accounts: AccountStore;
   logger: Logger;
+  /** Per-client budget of admin calls (the per-address one is checked before these routes). */
+  rateLimits?: RateLimits;
 }
 
 type Handler = (ctx: Context, params: string[], caller: AdminCaller) => Promise<unknown>;
@@ -55,7 +59,7 @@ function validate<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
  * Reads need `admin:read`, writes `admin:write`; every write is appended to the audit log.
  */
 export function adminRoutes(deps: AdminDependencies) {
-  const { provider, introspector, revocations, audit, accounts, logger, roles, travel } = deps;
+  const { provider, introspector, revocations, audit, accounts, logger, roles, travel, rateLimits } = deps;
 
   async function account(username: string): Promise<Account> {
     const found = await accounts.findByUsername(decodeURIComponent(username));
@@ -226,6 +230,8 @@ export function adminRoutes(deps: AdminDependencies) {
         return;
       }
       const caller = await authenticateAdmin(ctx, introspector, route.scope);
+      const refusal = rateLimits?.admitClient('admin', caller.clientId);
+      if (refusal) return refuse(ctx, refusal);
       const params = route.pattern.exec(ctx.path)!.slice(1);
       ctx.body = await route.handler(ctx, params, caller);
     } catch (err) {

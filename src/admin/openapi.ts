@@ -20,6 +20,11 @@ const errors = {
   401: { description: 'No or inactive access token (WWW-Authenticate: Bearer)', content: { 'application/json': { schema: error } } },
   403: { description: 'Missing scope (error="insufficient_scope")', content: { 'application/json': { schema: error } } },
   404: { description: 'Unknown account, client, session or job', content: { 'application/json': { schema: error } } },
+  429: {
+    description: 'Rate limit spent for this address or admin client (temporarily_unavailable)',
+    headers: { 'Retry-After': { description: 'seconds until the budget renews', schema: { type: 'integer' } } },
+    content: { 'application/json': { schema: error } },
+  },
   503: { description: 'Redis unreachable (temporarily_unavailable)', content: { 'application/json': { schema: error } } },
 };
 const write = (summary: string, params: object[], body: object = reason) => ({

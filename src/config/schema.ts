@@ -104,7 +104,8 @@ const perWindow = z.number().int().nonnegative();
 /**
  * Default request budgets per `windowSeconds` (10 s) window; docs/config.md says why these numbers.
  * Introspection runs on every API call of every resource server, so its budget is sized for
- * fleets (10 000/s); token, revocation and login do real work per call (writes, scrypt).
+ * fleets (10 000/s); token, revocation and login do real work per call (writes, scrypt); the
+ * admin API is for people and scripts of the security team.
  */
 export const RATE_LIMIT_DEFAULTS = {
   windowSeconds: 10,
@@ -113,6 +114,7 @@ export const RATE_LIMIT_DEFAULTS = {
   token: { perClient: 3_000, perAddress: 3_000 },
   revocation: { perClient: 3_000, perAddress: 3_000 },
   login: { perAddress: 100 },
+  admin: { perClient: 600, perAddress: 600 },
 } as const;
 
 const endpointLimits = (defaults: { perClient: number; perAddress: number }) =>
@@ -128,6 +130,7 @@ export const rateLimitsSchema = z
     token: endpointLimits(RATE_LIMIT_DEFAULTS.token),
     revocation: endpointLimits(RATE_LIMIT_DEFAULTS.revocation),
     login: z.strictObject({ perAddress: perWindow.default(RATE_LIMIT_DEFAULTS.login.perAddress) }).default(RATE_LIMIT_DEFAULTS.login),
+    admin: endpointLimits(RATE_LIMIT_DEFAULTS.admin),
   })
   .superRefine((limits, ctx) => {
     if (limits.syncIntervalMs >= limits.windowSeconds * 1000) {

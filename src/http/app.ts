@@ -110,7 +110,7 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   provider.use(staticAssets);
   provider.use(rfcErrorCodes);
   provider.use(revocationEvents(revocations, logger));
-  provider.use(adminRoutes({ provider, introspector, revocations, audit, accounts, logger, roles, travel }));
+  provider.use(adminRoutes({ provider, introspector, revocations, audit, accounts, logger, roles, travel, rateLimits }));
   provider.use(accountRoutes(provider, accounts, revocations));
   provider.use(
     interactionRoutes({

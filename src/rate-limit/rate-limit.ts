@@ -34,7 +34,8 @@ export function refuse(ctx: Context, refusal: TooManyRequests): void {
 
 /**
  * Rate limits on oidc-provider's token, revocation and introspection routes (the lean
- * introspection handler applies the same policy itself, before Koa).
+ * introspection handler applies the same policy itself, before Koa), and per address on the
+ * admin API (whose routes count their authenticated client).
  *
  * Before the route: the caller's address is counted, and the client a Basic header names is
  * refused if its budget is already spent (checked, not counted: the header is not proven yet).
@@ -46,6 +47,11 @@ export function refuse(ctx: Context, refusal: TooManyRequests): void {
  */
 export function rateLimit(limits: RateLimits) {
   return async function limitRate(ctx: Context, next: Next) {
+    if (ctx.path === '/admin' || ctx.path.startsWith('/admin/')) {
+      // Per address here; per client in the admin routes, once its bearer token is verified.
+      const refusal = limits.admitAddress('admin', ctx.ip);
+      return refusal ? refuse(ctx, refusal) : next();
+    }
     const endpoint = ctx.method === 'POST' ? ROUTES.get(ctx.path) : undefined;
     if (!endpoint) return next();
     const refusal = limits.admitAddress(endpoint, ctx.ip, ctx.req) ?? limits.checkClient(endpoint, basicClientId(ctx.get('authorization') || undefined));

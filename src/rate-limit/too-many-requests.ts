@@ -1,6 +1,6 @@
 import { OAuthError } from '../errors/oauth-error.js';
 
-export type RateLimitedEndpoint = 'introspection' | 'token' | 'revocation' | 'login';
+export type RateLimitedEndpoint = 'introspection' | 'token' | 'revocation' | 'login' | 'admin';
 export type RateLimitScope = 'client' | 'address';
 
 /**

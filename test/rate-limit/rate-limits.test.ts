@@ -166,6 +166,36 @@ describe('forged client credentials', () => {
   });
 });
 
+describe('the admin API', () => {
+  async function adminBearer(url: string, ip: string): Promise<string> {
+    const { json } = await postForm(`${url}/token`, { grant_type: 'client_credentials', resource: 'urn:latch:admin', scope: 'admin:read admin:write' }, admin, { 'x-forwarded-for': ip });
+    return json!.access_token as string;
+  }
+  const get = (url: string, ip: string, token?: string) =>
+    fetch(`${url}/admin/accounts/alice`, { headers: { 'x-forwarded-for': ip, ...(token ? { authorization: `Bearer ${token}` } : {}) } }).then(async (r) => ({ status: r.status, headers: r.headers, json: (await r.json()) as Record<string, unknown> }));
+
+  it('answers 429 once an address spent its budget, with or without a valid token, and not to other addresses', async () => {
+    const latch = await start({ admin: { perClient: 1000, perAddress: 3 } }, { trustedProxies: 1 });
+    const ip = freshIp();
+    const token = await adminBearer(latch.url, freshIp());
+    expect((await get(latch.url, ip)).status).toBe(401);
+    expect((await get(latch.url, ip, 'not-a-token')).status).toBe(401);
+    expect((await get(latch.url, ip, token)).status).toBe(200);
+    expectRefused(await get(latch.url, ip, token), 'address');
+    expect((await get(latch.url, freshIp(), token)).status).toBe(200);
+  });
+
+  it('answers 429 once an authenticated admin client spent its budget, from any address', async () => {
+    const latch = await start({ admin: { perClient: 2, perAddress: 1000 } }, { trustedProxies: 1 });
+    const token = await adminBearer(latch.url, freshIp());
+    // Requests without a valid token do not spend the client's budget.
+    for (let i = 0; i < 3; i++) expect((await get(latch.url, freshIp(), 'forged')).status).toBe(401);
+    expect((await get(latch.url, freshIp(), token)).status).toBe(200);
+    expect((await get(latch.url, freshIp(), token)).status).toBe(200);
+    expectRefused(await get(latch.url, freshIp(), token), 'client');
+  });
+});
+
 describe('windows and metrics', () => {
   it('serves an address again once its window has passed', async () => {
     const latch = await start({ windowSeconds: 1, introspection: { perClient: 0, perAddress: 2 } }, { trustedProxies: 1 });
