@@ -8,10 +8,11 @@ import { freePort, waitForPing } from './redis-server.js';
 
 export interface TestRedisCluster {
   target: RedisTarget;
+  /** Every node's port; `redis-cli --cluster create` makes the first `primaries` of them primaries. */
   ports: number[];
   /** A plain cluster client for assertions (not the one Latch uses). */
   client: Cluster;
-  /** Kills one primary (SIGKILL) and starts it again with its data directory and cluster state. */
+  /** Kills one node (SIGKILL) and starts it again with its data directory and cluster state. */
   stopNode(index: number): Promise<void>;
   startNode(index: number): Promise<void>;
   close(): Promise<void>;
@@ -30,12 +31,23 @@ async function waitForState(ports: number[], state = 'ok'): Promise<void> {
   }
 }
 
+async function waitForReplicas(ports: number[], expected: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  const synced = () => ports.filter((port) => /master_link_status:up/.test(spawnSync('redis-cli', ['-p', String(port), 'info', 'replication'], { encoding: 'utf8' }).stdout)).length;
+  while (synced() < expected) {
+    if (Date.now() > deadline) throw new Error('cluster replicas did not sync');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /**
- * Starts a private Redis Cluster of `size` primaries (no replicas) on free loopback ports, each with
- * its own directory and an explicit cluster bus port (the default port+10000 may be taken or out of
- * range), joins them with `redis-cli --cluster create`, and waits for cluster_state:ok everywhere.
+ * Starts a private Redis Cluster of `primaries` primaries with `replicas` replicas each on free
+ * loopback ports, each node with its own directory and an explicit cluster bus port (the default
+ * port+10000 may be taken or out of range), joins them with `redis-cli --cluster create`, and waits
+ * for cluster_state:ok everywhere.
  */
-export async function startRedisCluster(size = 3): Promise<TestRedisCluster> {
+export async function startRedisCluster(primaries = 3, replicas = 0): Promise<TestRedisCluster> {
+  const size = primaries * (1 + replicas);
   const dir = mkdtempSync(join(tmpdir(), 'latch-cluster-'));
   const ports: number[] = [];
   const busPorts: number[] = [];
@@ -72,9 +84,11 @@ export async function startRedisCluster(size = 3): Promise<TestRedisCluster> {
   }
 
   await Promise.all(ports.map((_, i) => startNode(i)));
-  const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], { encoding: 'utf8' });
+  const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { encoding: 'utf8' });
   if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
   await waitForState(ports);
+  // Replicas must have synced before a test may kill their primary.
+  if (replicas > 0) await waitForReplicas(ports, primaries * replicas);
 
   const nodes = ports.map((port) => ({ host: '127.0.0.1', port }));
   const client = new Cluster(nodes, { redisOptions: { maxRetriesPerRequest: 1 } });
@@ -86,7 +100,7 @@ export async function startRedisCluster(size = 3): Promise<TestRedisCluster> {
     stopNode,
     async startNode(index) {
       await startNode(index);
-      await waitForState(ports);
+      await waitForState(ports.filter((_, i) => children[i]));
     },
     async close() {
       client.disconnect();
