@@ -1,8 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RedisTarget } from '../../src/config/redis-target.js';
 
-export type { RedisTarget };
-
 /** Latch's Redis client: one server (possibly found through Sentinel) or a Redis Cluster. */
 export type RedisClient = Redis | Cluster;
 

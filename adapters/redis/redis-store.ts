@@ -135,18 +135,20 @@ export class RedisStore {
     if (index < 0) return null;
     const r = decodeRecord(values[index])!;
     // Read after the record: an epoch stamped meanwhile is seen, never missed.
+    const accountFields = ['disabled', 'epoch', `ce:${r.k}`, 'username', 'email', 'name', 'roles'];
     const [grantValue, account, clientEpoch, sessionKey] = await Promise.all([
       r.g ? redis.get(keys.recordKey('g', r.g)) : null,
-      r.a ? redis.hmget(keys.accountByHash(r.a), 'disabled', 'epoch', `ce:${r.k}`, 'username', 'email', 'name', 'roles') : [],
+      r.a ? redis.hmget(keys.accountByHash(r.a), ...accountFields) : [],
       r.k ? redis.hget(keys.clientEpochs(), r.k) : null,
       r.s ? redis.get(keys.sessionUidByHash(r.s)) : null,
     ]);
     const grant = decodeRecord(grantValue);
     const session = sessionKey ? decodeRecord(await redis.get(sessionKey)) : undefined;
-    const [disabled, epoch, accountClientEpoch, username, email, name, roles] = account.map((v) => v ?? '');
+    // disabled, epoch, account-client epoch, username, email, name, roles ('' when no account).
+    const [disabled, epoch, accountClientEpoch, username, email, name, roles] = accountFields.map((_, i) => account[i] ?? '');
     return [
-      index + 1, r.p, r.c, r.t, grant?.p ?? '', grant?.t ?? '', disabled ?? '', epoch ?? '', accountClientEpoch ?? '',
-      clientEpoch ?? '', username ?? '', email ?? '', name ?? '', roles ?? '', session?.p ?? '', session?.t ?? '', r.k, grant?.k ?? '',
+      index + 1, r.p, r.c, r.t, grant?.p ?? '', grant?.t ?? '', disabled, epoch, accountClientEpoch,
+      clientEpoch ?? '', username, email, name, roles, session?.p ?? '', session?.t ?? '', r.k, grant?.k ?? '',
     ];
   }
 

@@ -83,8 +83,7 @@ export function parseRedisTarget(env: Env): RedisTarget {
 }
 
 /** The target as a log line: hosts and kind, never credentials. */
-export function describeTarget(target: RedisTarget | string): string {
-  if (typeof target === 'string') return describeTarget({ kind: 'single', url: target });
+export function describeTarget(target: RedisTarget): string {
   const list = (nodes: RedisNode[]) => nodes.map((n) => `${n.host}:${n.port}`).join(',');
   if (target.kind === 'single') return new URL(target.url).host;
   if (target.kind === 'cluster') return `cluster ${list(target.nodes)}`;
