@@ -18,6 +18,23 @@ export interface ChildServer {
 
 const serversDir = new URL('../servers/', import.meta.url);
 
+/** `close()` asks the child to stop (`stop`), and kills it if it has not exited after `graceMs`. */
+function serverOf(child: ChildProcess, url: string, stop: () => void, graceMs: number): ChildServer {
+  return {
+    url,
+    pid: child.pid!,
+    child,
+    async close() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      stop();
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
 /**
  * Starts `bench/servers/<name>.js` as its own Node process: the server under test and the load
  * generator must not share an event loop. Options travel as JSON in BENCH_SERVER_OPTIONS; the
@@ -50,19 +67,7 @@ export async function startEntry(entry: string, options: unknown, nodeArgs: stri
       reject(new Error(`${entry} exited with ${code} before listening: ${stderr}`));
     });
   });
-  return {
-    url,
-    pid: child.pid!,
-    child,
-    async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.send({ stop: true });
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  return serverOf(child, url, () => child.send({ stop: true }), 5000);
 }
 
 /**
@@ -95,17 +100,5 @@ export async function startProgram(
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return {
-    url,
-    pid: child.pid!,
-    child,
-    async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 12_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  return serverOf(child, url, () => child.kill('SIGTERM'), 12_000);
 }

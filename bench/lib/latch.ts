@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { latchFileConfig, type BenchSecrets } from './bench-config.js';
 import { startProgram, type ChildServer } from './child-server.js';
-import { freePort } from './redis-server.js';
+import { freePort } from '../../test/support/redis-server.js';
 
 /** The compiled production entry point (`npm run build`), run exactly as `npm start` runs it. */
 export const LATCH_MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));

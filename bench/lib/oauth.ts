@@ -1,4 +1,6 @@
 import * as oidc from 'openid-client';
+// The tests' cookie-keeping browser: the bench logs users in through the same pages.
+import { BrowserSession } from '../../test/support/browser-session.js';
 import { CLIENTS, REDIRECT_URI } from './bench-config.js';
 
 export function basic([id, secret]: readonly [string, string]): string {
@@ -33,57 +35,6 @@ export async function isActive(issuer: string, token: string, introspector: read
   return json?.active === true;
 }
 
-/** A minimal cookie-keeping browser over fetch that can submit Latch's server-rendered forms. */
-class Browser {
-  readonly cookies = new Map<string, string>();
-
-  async request(url: string, init: RequestInit = {}): Promise<Response> {
-    const headers = new Headers(init.headers);
-    if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
-    headers.set('accept', 'text/html');
-    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
-    for (const line of response.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const eq = pair!.indexOf('=');
-      const value = pair!.slice(eq + 1).trim();
-      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(line)) this.cookies.delete(pair!.slice(0, eq).trim());
-      else this.cookies.set(pair!.slice(0, eq).trim(), value);
-    }
-    return response;
-  }
-
-  async follow(url: string, origin: string): Promise<{ url: string; html?: string }> {
-    let next = url;
-    for (let hops = 0; hops < 20; hops++) {
-      if (!next.startsWith(origin)) return { url: next };
-      const response = await this.request(next);
-      const location = response.headers.get('location');
-      if (response.status >= 300 && response.status < 400 && location) {
-        next = new URL(location, next).href;
-        continue;
-      }
-      return { url: next, html: await response.text() };
-    }
-    throw new Error('too many redirects');
-  }
-
-  async submit(pageUrl: string, html: string, actionSuffix: string, fields: Record<string, string> = {}): Promise<Response> {
-    const forms = [...html.matchAll(/<form[^>]*action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/g)];
-    const form = forms.find((f) => f[1]!.endsWith(actionSuffix));
-    if (!form) throw new Error(`no form ending with ${actionSuffix} on ${pageUrl}`);
-    const body = new URLSearchParams();
-    for (const input of form[2]!.matchAll(/<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) {
-      body.set(input[1]!, input[2]!.replace(/&amp;/g, '&'));
-    }
-    for (const [k, v] of Object.entries(fields)) body.set(k, v);
-    return this.request(new URL(form[1]!, pageUrl).href, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body,
-    });
-  }
-}
-
 /**
  * Logs `user` in through Latch's real login and consent pages (authorization code + PKCE) as the
  * bench's web client and returns the user's access token.
@@ -102,7 +53,7 @@ export async function userTokens(
   const client = await oidc.discovery(new URL(issuer), CLIENTS.web[0], undefined, oidc.ClientSecretBasic(CLIENTS.web[1]), {
     execute: [oidc.allowInsecureRequests],
   });
-  const browser = new Browser();
+  const browser = new BrowserSession();
   const verifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
   const url = oidc.buildAuthorizationUrl(client, {
