@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
 // The tests' cookie-keeping browser: the bench logs users in through the same pages.
 import { BrowserSession } from '../../test/support/browser-session.js';
+import { parseJson } from '../../test/support/oauth.js';
 import { CLIENTS, REDIRECT_URI } from './bench-config.js';
 
 export function basic([id, secret]: readonly [string, string]): string {
@@ -13,12 +14,7 @@ export async function postForm(url: string, form: Record<string, string>, client
   if (client) headers.authorization = basic(client);
   const response = await fetch(url, { method: 'POST', headers, body: new URLSearchParams(form) });
   const text = await response.text();
-  let json: Record<string, unknown> | undefined;
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    json = undefined;
-  }
+  const json = parseJson(text);
   return { status: response.status, json, text };
 }
 

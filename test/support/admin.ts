@@ -1,4 +1,4 @@
-import { postForm } from './oauth.js';
+import { parseJson, postForm } from './oauth.js';
 import { ADMIN_API, SECRETS } from './test-config.js';
 
 /** A client-credentials access token for the admin API. */
@@ -18,12 +18,7 @@ export async function adminCall(issuer: string, method: string, path: string, to
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(`${issuer}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await response.text();
-  let json: Record<string, unknown> | undefined;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
+  const json = parseJson(text);
   return { status: response.status, headers: response.headers, json };
 }
 

@@ -65,11 +65,15 @@ export async function postForm(url: string, form: Record<string, string>, basic?
   if (basic) h.authorization = `Basic ${Buffer.from(`${encodeURIComponent(basic[0])}:${encodeURIComponent(basic[1])}`).toString('base64')}`;
   const response = await fetch(url, { method: 'POST', headers: h, body: new URLSearchParams(form) });
   const text = await response.text();
-  let json: Record<string, unknown> | undefined;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
+  const json = parseJson(text);
   return { status: response.status, headers: response.headers, json, text };
+}
+
+/** A response body as a JSON object, or undefined when it is not JSON (an HTML page, a 5xx text). */
+export function parseJson(text: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
 }

@@ -2,6 +2,7 @@ import { createServer, request as httpRequest, type RequestListener, type Server
 import express from 'express';
 import Koa from 'koa';
 import { expressResourceServer, koaResourceServer, type AuthInfo, type ResourceServer } from 'latch/resource-server';
+import { parseJson } from './oauth.js';
 
 export interface Listening {
   url: string;
@@ -88,12 +89,7 @@ export function get(url: string, headers: Record<string, string | string[]> = {}
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));
       res.on('end', () => {
-        let json: Record<string, unknown> | undefined;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
+        const json = parseJson(text);
         resolve({ status: res.statusCode!, headers: res.headers, text, json });
       });
     });
