@@ -1,7 +1,8 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AuthInfo } from './auth-info.js';
 import type { BearerResponse } from './challenge.js';
-import { claimCheck, requireAnyScope, requireRole, requireScopes, type Guard } from './guards.js';
+import { frameworkAdapter, type FrameworkAdapter } from './framework-adapter.js';
+import type { Guard } from './guards.js';
 import type { ResourceServerOptions } from './options.js';
 import { ResourceServer } from './resource-server.js';
 
@@ -15,17 +16,8 @@ declare global {
   }
 }
 
-export interface ExpressResourceServer {
-  /** Verifies the bearer token and sets `req.auth`, or answers 400/401/503 itself. */
-  authenticate: RequestHandler;
-  requireScopes(...scopes: string[]): RequestHandler;
-  requireAnyScope(...scopes: string[]): RequestHandler;
-  requireRole(...roles: string[]): RequestHandler;
-  claimCheck(...args: Parameters<typeof claimCheck>): RequestHandler;
-  guard(guard: Guard): RequestHandler;
-  resourceServer: ResourceServer;
-  close(): Promise<void>;
-}
+/** The adapter; its `authenticate` sets `req.auth`. */
+export type ExpressResourceServer = FrameworkAdapter<RequestHandler>;
 
 function respond(res: Response, response: BearerResponse): void {
   res.status(response.status).set(response.headers);
@@ -60,14 +52,5 @@ export function expressResourceServer(options: ResourceServerOptions | ResourceS
     };
   }
 
-  return {
-    authenticate,
-    requireScopes: (...scopes) => guard(requireScopes(...scopes)),
-    requireAnyScope: (...scopes) => guard(requireAnyScope(...scopes)),
-    requireRole: (...roles) => guard(requireRole(...roles)),
-    claimCheck: (...args) => guard(claimCheck(...args)),
-    guard,
-    resourceServer: rs,
-    close: () => rs.close(),
-  };
+  return frameworkAdapter<RequestHandler>(rs, authenticate, guard);
 }

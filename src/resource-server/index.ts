@@ -17,6 +17,7 @@ export {
   type BearerErrorReason,
 } from './errors.js';
 export { expressResourceServer, type ExpressResourceServer } from './express.js';
+export type { FrameworkAdapter } from './framework-adapter.js';
 export { claimCheck, requireAnyScope, requireRole, requireScopes, type Guard } from './guards.js';
 export { IntrospectionCache } from './introspection-cache.js';
 export { koaResourceServer, type KoaResourceServer } from './koa.js';

@@ -1,7 +1,8 @@
 import type { Context, Middleware, Next } from 'koa';
 import type { AuthInfo } from './auth-info.js';
 import type { BearerResponse } from './challenge.js';
-import { claimCheck, requireAnyScope, requireRole, requireScopes, type Guard } from './guards.js';
+import { frameworkAdapter, type FrameworkAdapter } from './framework-adapter.js';
+import type { Guard } from './guards.js';
 import type { ResourceServerOptions } from './options.js';
 import { ResourceServer } from './resource-server.js';
 
@@ -12,18 +13,8 @@ declare module 'koa' {
   }
 }
 
-export interface KoaResourceServer {
-  /** Verifies the bearer token and sets `ctx.state.auth`, or answers 400/401/503 itself. */
-  authenticate: Middleware;
-  requireScopes(...scopes: string[]): Middleware;
-  requireAnyScope(...scopes: string[]): Middleware;
-  requireRole(...roles: string[]): Middleware;
-  claimCheck(...args: Parameters<typeof claimCheck>): Middleware;
-  /** Any Guard as a middleware. */
-  guard(guard: Guard): Middleware;
-  resourceServer: ResourceServer;
-  close(): Promise<void>;
-}
+/** The adapter; its `authenticate` sets `ctx.state.auth`. */
+export type KoaResourceServer = FrameworkAdapter<Middleware>;
 
 function respond(ctx: Context, response: BearerResponse): void {
   ctx.status = response.status;
@@ -60,14 +51,5 @@ export function koaResourceServer(options: ResourceServerOptions | ResourceServe
     };
   }
 
-  return {
-    authenticate,
-    requireScopes: (...scopes) => guard(requireScopes(...scopes)),
-    requireAnyScope: (...scopes) => guard(requireAnyScope(...scopes)),
-    requireRole: (...roles) => guard(requireRole(...roles)),
-    claimCheck: (...args) => guard(claimCheck(...args)),
-    guard,
-    resourceServer: rs,
-    close: () => rs.close(),
-  };
+  return frameworkAdapter<Middleware>(rs, authenticate, guard);
 }

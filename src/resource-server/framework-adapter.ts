@@ -1,0 +1,30 @@
+import { claimCheck, requireAnyScope, requireRole, requireScopes, type Guard } from './guards.js';
+import type { ResourceServer } from './resource-server.js';
+
+/** What each framework adapter offers, over that framework's middleware type `M`. */
+export interface FrameworkAdapter<M> {
+  /** Verifies the bearer token and stores the AuthInfo on the request, or answers 400/401/503 itself. */
+  authenticate: M;
+  requireScopes(...scopes: string[]): M;
+  requireAnyScope(...scopes: string[]): M;
+  requireRole(...roles: string[]): M;
+  claimCheck(...args: Parameters<typeof claimCheck>): M;
+  /** Any Guard as a middleware. */
+  guard(guard: Guard): M;
+  resourceServer: ResourceServer;
+  close(): Promise<void>;
+}
+
+/** The guard shortcuts and lifecycle, from a framework's own `authenticate` and `guard` middleware. */
+export function frameworkAdapter<M>(rs: ResourceServer, authenticate: M, guard: (check: Guard) => M): FrameworkAdapter<M> {
+  return {
+    authenticate,
+    requireScopes: (...scopes) => guard(requireScopes(...scopes)),
+    requireAnyScope: (...scopes) => guard(requireAnyScope(...scopes)),
+    requireRole: (...roles) => guard(requireRole(...roles)),
+    claimCheck: (...args) => guard(claimCheck(...args)),
+    guard,
+    resourceServer: rs,
+    close: () => rs.close(),
+  };
+}
