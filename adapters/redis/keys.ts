@@ -158,6 +158,14 @@ export class RedisKeys {
     return `${this.prefix}client:{c.${this.hash('client', clientId)}}:tokens`;
   }
 
+  /**
+   * The high-water mark (ms) of every birth and epoch stamped (scripts.ts UPSERT and STAMP_EPOCH):
+   * keeps "born at or before the epoch is dead" exact when Redis's clock steps back. Never expires.
+   */
+  clock(): string {
+    return `${this.prefix}clock`;
+  }
+
   /** Hash client_id → revocation epoch (ms) for whole-client revocation. */
   clientEpochs(): string {
     return `${this.prefix}client-epochs`;

@@ -12,6 +12,14 @@
  */
 export const SEP = '\x1f';
 
+/**
+ * What a deleted account-bound record (a browser session, a grant) leaves behind until its TTL: a
+ * value no reader decodes (it has one separator, a record has six), that the UPSERT script refuses
+ * to overwrite. A request that loaded the record before it was deleted and saves it afterwards
+ * (oidc-provider re-saves the session in a `finally`) therefore cannot bring it back.
+ */
+export const TOMBSTONE = `${SEP}deleted`;
+
 export interface StoredRecord {
   t: string;
   c: string;

@@ -1,9 +1,9 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import { errors } from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 import type { Result } from 'ioredis';
 import { modelCode } from './keys.js';
 import { decodeFetch, isRevoked } from './record-state.js';
-import type { RedisStore } from './redis-store.js';
+import type { Lineage, RedisStore } from './redis-store.js';
 import { CONSUME, TAKE_GRANT_MEMBERS } from './scripts.js';
 
 /**
@@ -49,6 +49,31 @@ interface StoredPayload extends AdapterPayload {
   _sid?: string;
 }
 
+/**
+ * oidc-provider renames a browser session (`resetIdentifier`: a fresh id after a login, against
+ * session fixation) by destroying the old id and then saving the new one. Seen separately, the
+ * destroy is indistinguishable from a logout, and the save from a brand-new session; so the adapter
+ * recognises the pair from the request's session (`Provider.ctx`, oidc-provider's current request)
+ * and makes it one step: the new id keeps the old one's birth, and a session that was deleted
+ * meanwhile (by a revocation or a logout) is not renamed back to life.
+ */
+function renamedFrom(id: string): string | undefined {
+  const session = (Provider.ctx as { oidc?: { session?: { oldId?: string; jti?: string } } } | undefined)?.oidc?.session;
+  return session?.oldId && session.oldId !== id && session.jti === id ? session.oldId : undefined;
+}
+
+function isBeingRenamed(id: string): boolean {
+  const session = (Provider.ctx as { oidc?: { session?: { oldId?: string; jti?: string } } } | undefined)?.oidc?.session;
+  return session?.oldId === id && session.jti !== id;
+}
+
+/** The account an Interaction acts for: the one its login step proved, else its session's. */
+function interactionAccount(payload: AdapterPayload): string | undefined {
+  const result = payload.result as { login?: { accountId?: string } } | undefined;
+  const session = payload.session as { accountId?: string } | undefined;
+  return result?.login?.accountId ?? session?.accountId;
+}
+
 export interface AdapterHooks {
   /** Called after the adapter itself revoked a grant (a lost consume race = token reuse). */
   grantRevoked?(grant: { accountId?: string; clientId?: string }): void;
@@ -89,18 +114,26 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
       if (this.model === 'ClientCredentials' && payload.clientId) indices.push([keys.clientTokens(payload.clientId), key]);
       if (this.model === 'Session' && payload.accountId) indices.push([keys.accountSessions(payload.accountId), key]);
 
+      const previous = this.model === 'Session' ? renamedFrom(id) : undefined;
+      const lineage: Lineage = grantKey ? { kind: 'grant', key: grantKey } : previous ? { kind: 'rename', key: keys.record('Session', previous) } : { kind: 'own' };
+      // An Interaction that carries a login (or a logged-in session) is the account's: it dies with
+      // the account's revocations, so a login proved before a revoke-all cannot be resumed after it.
+      const accountId = this.model === 'Interaction' ? interactionAccount(payload) : payload.accountId;
+
       await store.run(async () => {
-        await store.upsertRecord({
+        const born = await store.upsertRecord({
           key,
-          lineage: grantKey || key,
+          lineage,
           payload: JSON.stringify(stored),
           ttlMs,
-          accountHash: payload.accountId ? keys.accountHash(payload.accountId) : '',
+          accountHash: accountId ? keys.accountHash(accountId) : '',
           clientId: payload.clientId ?? '',
           grantHash: grantKey ? keys.grantHash(payload.grantId!) : '',
           sessionUidHash: payload.expiresWithSession && payload.sessionUid ? keys.sessionUidHash(payload.sessionUid) : '',
           indices: indices.map(([index, member]) => ({ index, member, expiresAt })),
         });
+        // Refused: the record was deleted while this request held it; it stays deleted.
+        if (born === undefined) return;
         const secondary = this.model === 'Session' && payload.uid ? keys.sessionUid(payload.uid) : payload.userCode ? keys.userCode(payload.userCode) : '';
         if (secondary && ttlMs === undefined) await redis.set(secondary, key);
         else if (secondary) await redis.set(secondary, key, 'PX', ttlMs!);
@@ -165,6 +198,12 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
         await store.run(() => store.deleteGrant(key));
         return;
       }
+      if (this.model === 'Session') {
+        // A rename's destroy: the save of the new id that follows retires this one atomically.
+        if (isBeingRenamed(id)) return;
+        await store.run(() => store.deleteSession(key));
+        return;
+      }
       await store.run(async () => {
         const payload = await store.readPayload(key);
         // Separate single-key commands (sent together): index entries live in other slots.
@@ -172,10 +211,6 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
         if (payload) {
           if (GRANTABLE.has(this.model) && payload.grantId) pending.push(redis.zrem(keys.grantMembers(payload.grantId), key));
           if (this.model === 'ClientCredentials' && payload.clientId) pending.push(redis.zrem(keys.clientTokens(payload.clientId), key));
-          if (this.model === 'Session') {
-            if (payload.uid) pending.push(redis.del(keys.sessionUid(payload.uid)));
-            if (payload.accountId) pending.push(redis.zrem(keys.accountSessions(payload.accountId), key));
-          }
           if (payload.userCode) pending.push(redis.del(keys.userCode(payload.userCode)));
         }
         await Promise.all(pending);

@@ -2,24 +2,31 @@ import type { Cluster, Result } from 'ioredis';
 import { TemporarilyUnavailable } from '../../src/errors/oauth-error.js';
 import type { RedisClient } from './connect.js';
 import { IdCipher } from './id-cipher.js';
-import { decodeRecord, payloadOf } from './record-codec.js';
+import { decodeRecord, payloadOf, TOMBSTONE } from './record-codec.js';
 import { RedisKeys } from './keys.js';
-import { FETCH, INDEX_ADD, STAMP_EPOCH, UPSERT, UPSERT_RECORD } from './scripts.js';
+import { FETCH, INDEX_ADD, RETIRE, STAMP_EPOCH, UPSERT, UPSERT_RECORD } from './scripts.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     latchUpsert(numKeys: number, ...args: Array<string | number>): Result<string, Context>;
     latchFetch(numKeys: number, ...args: string[]): Result<unknown, Context>;
-    latchStampEpoch(key: string, ...fields: string[]): Result<number, Context>;
+    latchStampEpoch(numKeys: number, ...args: string[]): Result<number, Context>;
     latchUpsertRecord(key: string, ...args: string[]): Result<string, Context>;
+    latchRetire(key: string): Result<number, Context>;
     latchIndexAdd(key: string, member: string, expiresAt: string): Result<number, Context>;
   }
 }
 
+/**
+ * Where a record's birth comes from: its grant (a grant's tokens and codes: they live and die with
+ * it), the record it replaces (a browser session under a new id, oidc-provider's
+ * `resetIdentifier`), or its own previous version.
+ */
+export type Lineage = { kind: 'grant'; key: string } | { kind: 'rename'; key: string } | { kind: 'own' };
+
 export interface RecordWrite {
   key: string;
-  /** Where the record's birth comes from: its grant's key, or its own key. */
-  lineage: string;
+  lineage: Lineage;
   payload: string;
   ttlMs?: number;
   accountHash: string;
@@ -58,8 +65,9 @@ export class RedisStore {
     this.cipher = new IdCipher(tokenHashKey);
     redis.defineCommand('latchUpsert', { lua: UPSERT });
     redis.defineCommand('latchFetch', { lua: FETCH });
-    redis.defineCommand('latchStampEpoch', { numberOfKeys: 1, lua: STAMP_EPOCH });
+    redis.defineCommand('latchStampEpoch', { lua: STAMP_EPOCH });
     redis.defineCommand('latchUpsertRecord', { numberOfKeys: 1, lua: UPSERT_RECORD });
+    redis.defineCommand('latchRetire', { numberOfKeys: 1, lua: RETIRE });
     redis.defineCommand('latchIndexAdd', { numberOfKeys: 1, lua: INDEX_ADD });
   }
 
@@ -87,35 +95,70 @@ export class RedisStore {
     }
   }
 
-  upsertRecord(write: RecordWrite): Promise<string> {
+  /**
+   * Writes a record; returns its birth, or undefined when the write was refused because the record
+   * (or the session it is renamed from) was deleted: its tombstone stays (record-codec.ts).
+   */
+  async upsertRecord(write: RecordWrite): Promise<string | undefined> {
     if (this.clustered) return this.#upsertAcrossSlots(write);
-    const keys = [write.key, write.lineage, ...write.indices.map((i) => i.index)];
-    const args = [
-      write.payload,
-      write.ttlMs === undefined ? '' : String(write.ttlMs),
-      write.accountHash,
-      write.clientId,
-      write.grantHash,
-      write.sessionUidHash,
-      ...write.indices.flatMap((i) => [i.member, i.expiresAt]),
-    ];
-    return this.redis.latchUpsert(keys.length, ...keys, ...args);
+    const lineageKey = write.lineage.kind === 'own' ? write.key : write.lineage.key;
+    const keys = [write.key, lineageKey, this.keys.clock(), ...write.indices.map((i) => i.index)];
+    const args = [...this.#recordArgs(write), write.lineage.kind, ...write.indices.flatMap((i) => [i.member, i.expiresAt])];
+    return (await this.redis.latchUpsert(keys.length, ...keys, ...args)) || undefined;
+  }
+
+  #recordArgs(write: RecordWrite): string[] {
+    const ttl = write.ttlMs === undefined ? '' : String(write.ttlMs);
+    return [write.payload, ttl, write.accountHash, write.clientId, write.grantHash, write.sessionUidHash];
   }
 
   /**
-   * The cluster form of UPSERT: read the grant's birth (the lineage) first, then write the record
-   * and its index entries, each on its own slot. The indices serve cleanup and listings; the kill
-   * switch never depends on them (epochs do), so a crash between the steps loses no revocation.
+   * The cluster form of UPSERT: read the lineage first (the grant's birth, or the value under a
+   * renamed session's previous id), then write the record and its index entries, each on its own
+   * slot, then retire a renamed session's previous record. The indices serve cleanup and listings;
+   * the kill switch never depends on them (epochs and tombstones do), so a crash between the steps
+   * loses no revocation. A deletion of the previous session that lands between the read and the
+   * retirement is seen by RETIRE, and the new record is buried too.
    */
-  async #upsertAcrossSlots(write: RecordWrite): Promise<string> {
-    let birth = '';
-    if (write.lineage !== write.key) birth = decodeRecord(await this.redis.get(write.lineage))?.t ?? '0';
-    const args = [write.payload, write.ttlMs === undefined ? '' : String(write.ttlMs), write.accountHash, write.clientId, write.grantHash, write.sessionUidHash, birth];
+  async #upsertAcrossSlots(write: RecordWrite): Promise<string | undefined> {
+    const { lineage } = write;
+    const source = lineage.kind === 'own' ? null : await this.redis.get(lineage.key);
+    const inherited = lineage.kind === 'grant' ? (decodeRecord(source)?.t ?? '0') : (source ?? '');
     const [born] = await Promise.all([
-      this.redis.latchUpsertRecord(write.key, ...args),
+      this.redis.latchUpsertRecord(write.key, ...this.#recordArgs(write), lineage.kind, inherited),
       ...write.indices.map((i) => this.redis.latchIndexAdd(i.index, i.member, i.expiresAt)),
     ]);
+    if (!born) {
+      // Refused (rare): take back the index entries sent beside the write.
+      await Promise.all(write.indices.map((i) => this.redis.zrem(i.index, i.member)));
+      return undefined;
+    }
+    if (lineage.kind === 'rename' && source !== null && source !== TOMBSTONE) {
+      if ((await this.redis.latchRetire(lineage.key)) === 0) {
+        await this.bury(write.key);
+        return undefined;
+      }
+      await Promise.all(write.indices.map((i) => this.redis.zrem(i.index, lineage.key)));
+    }
     return born;
+  }
+
+  /** Replaces a record by its tombstone for the rest of its TTL (nothing when it is already gone). */
+  async bury(key: string): Promise<void> {
+    await this.redis.set(key, TOMBSTONE, 'KEEPTTL', 'XX');
+  }
+
+  /**
+   * Ends a browser session: its record becomes a tombstone (so no in-flight request re-saves it),
+   * and its uid lookup and account index entry go.
+   */
+  async deleteSession(sessionKey: string): Promise<void> {
+    const payload = await this.readPayload(sessionKey);
+    await Promise.all([
+      this.bury(sessionKey),
+      payload?.uid ? this.redis.del(this.keys.sessionUid(payload.uid)) : undefined,
+      payload?.accountId ? this.redis.zrem(this.keys.accountSessions(payload.accountId), sessionKey) : undefined,
+    ]);
   }
 
   /**
@@ -166,7 +209,10 @@ export class RedisStore {
 
   /** Stamps revocation epochs (`fields` of hash `key`) with Redis's clock; returns the epoch (ms). */
   async stampEpoch(key: string, ...fields: string[]): Promise<number> {
-    return this.redis.latchStampEpoch(key, String(await this.#latestPrimaryClock()), ...fields);
+    const latest = String(await this.#latestPrimaryClock());
+    // One server / Sentinel: never below the high-water mark of births (scripts.ts STAMP_EPOCH).
+    if (!this.clustered) return this.redis.latchStampEpoch(2, key, this.keys.clock(), latest, ...fields);
+    return this.redis.latchStampEpoch(1, key, latest, ...fields);
   }
 
   /**
@@ -195,13 +241,17 @@ export class RedisStore {
     return record ? Number(record.t) : undefined;
   }
 
-  /** Deletes a grant (the authority for its tokens) and every token indexed under it. */
+  /**
+   * Deletes a grant (the authority for its tokens) and every token indexed under it. The grant leaves
+   * a tombstone: a consent or refresh still in flight cannot re-save it, and tokens written under it
+   * later are born dead (their lineage is gone).
+   */
   async deleteGrant(grantKey: string): Promise<number> {
     const { redis, keys } = this;
     const membersKey = `${grantKey}:tokens`;
     const [payload, members] = await Promise.all([this.readPayload(grantKey), redis.zrange(membersKey, '0', '-1')]);
     // The grant and its member index share a hash tag, so this transaction is one slot.
-    await redis.multi().del(grantKey, membersKey).exec();
+    await redis.multi().set(grantKey, TOMBSTONE, 'KEEPTTL', 'XX').del(membersKey).exec();
     await Promise.all([
       payload?.accountId ? redis.zrem(keys.accountGrants(payload.accountId), grantKey) : undefined,
       payload?.accountId ? redis.hdel(keys.accountDevices(payload.accountId), grantKey) : undefined,

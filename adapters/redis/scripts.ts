@@ -1,3 +1,5 @@
+import { TOMBSTONE } from './record-codec.js';
+
 /**
  * Lua scripts. Each runs atomically inside Redis and stamps times with Redis's own clock (TIME),
  * so every Latch instance compares births and revocation epochs on one clock. Records are strings
@@ -21,6 +23,9 @@ const SPLIT = `local function split(v)
   return out
 end`;
 
+/** The tombstone value as a Lua string literal (record-codec.ts). */
+const TOMB = `local TOMB = '\\31${TOMBSTONE.slice(1)}'`;
+
 /** Writes the record KEYS[1] born at `t` (ARGV as in UPSERT). */
 const WRITE_RECORD = `local value = table.concat({t, '', ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[1]}, '\\31')
 if ARGV[2] ~= '' then
@@ -28,11 +33,6 @@ if ARGV[2] ~= '' then
 else
   redis.call('SET', KEYS[1], value)
 end`;
-
-/** Own lineage: keep the original birth across re-saves, unless the account changed
- *  (an anonymous browser session that is now logged in starts a new life). */
-const OWN_BIRTH = `local old = split(redis.call('GET', KEYS[1]) or '')
-if old and old[3] == ARGV[3] then t = old[1] else t = tostring(ms) end`;
 
 /** Adds `member` (expiring at `expires` ms, or 'inf') to the index zset `key`, trimming the expired. */
 const INDEX_ADD_FN = `local function index_add(key, member, expires)
@@ -48,40 +48,104 @@ const INDEX_ADD_FN = `local function index_add(key, member, expires)
 end`;
 
 /**
- * KEYS[1] record, KEYS[2] lineage source (a grant record, or KEYS[1] itself), KEYS[3..] indices.
+ * The birth of a record of its own lineage (not a grant's token), from `current` (its value now)
+ * and, for a renamed session, `source` (the value under its previous id): the birth, or nil when
+ * the record (or the session it is renamed from) was deleted: a tombstone is never written
+ * over, and a rename of a deleted session is no rename. The original birth is kept across
+ * re-saves and renames unless the account changed (an anonymous browser session that is now logged
+ * in starts a new life at `born`).
+ */
+const OWN_BIRTH = `local function own_birth(current, source, born)
+  if current == TOMB then return nil end
+  local old = split(current or '')
+  if old then
+    if old[3] == ARGV[3] then return old[1] end
+    return born
+  end
+  if source == TOMB then return nil end
+  local previous = split(source or '')
+  if previous and previous[3] == ARGV[3] then return previous[1] end
+  return born
+end`;
+
+/**
+ * KEYS[1] record, KEYS[2] lineage source (a grant record for a grant's tokens; the previous record
+ * of a renamed session; else KEYS[1] itself), KEYS[3] the birth high-water mark, KEYS[4..] indices.
  * ARGV: payload, ttl ms ('' = none), account hash, client id, grant hash, session-uid hash ('' =
- * none for each), then a (member, expiry ms or 'inf') pair per index. Returns the birth.
+ * none for each), lineage ('grant' | 'rename' | 'own'), then a (member, expiry ms or 'inf') pair per
+ * index. Returns the birth, or '' when the write was refused (the record or its source is a
+ * tombstone). A renamed session's previous record becomes a tombstone in the same step, and leaves
+ * the indices.
+ *
+ * Births never go below the high-water mark of births and epochs (KEYS[3]): after a clock step back
+ * (a failover to a replica whose clock is behind, an NTP or VM step), a record written later still
+ * reads as born after every revocation stamped before it, and every record written earlier reads as
+ * born at or before a revocation stamped later (STAMP_EPOCH).
  * Single-server only (its keys live in different slots); a cluster runs UPSERT_RECORD + INDEX_ADD.
  */
 export const UPSERT = `${NOW_MS}
+${TOMB}
 ${SPLIT}
 ${INDEX_ADD_FN}
+${OWN_BIRTH}
+local mark = tonumber(redis.call('GET', KEYS[3]) or '0')
+local born = tostring(math.max(ms, mark))
 local t
-if KEYS[2] == KEYS[1] then
-  ${OWN_BIRTH}
-else
+if ARGV[7] == 'grant' then
+  if redis.call('GET', KEYS[1]) == TOMB then return '' end
   local grant = split(redis.call('GET', KEYS[2]) or '')
   if grant then t = grant[1] else t = '0' end
+else
+  local source = nil
+  if ARGV[7] == 'rename' then source = redis.call('GET', KEYS[2]) end
+  t = own_birth(redis.call('GET', KEYS[1]), source, born)
+  if not t then return '' end
+  if source and source ~= TOMB then redis.call('SET', KEYS[2], TOMB, 'KEEPTTL') end
 end
+if tonumber(t) > mark then redis.call('SET', KEYS[3], t) end
 ${WRITE_RECORD}
-for i = 3, #KEYS do
-  index_add(KEYS[i], ARGV[7 + (i - 3) * 2], ARGV[8 + (i - 3) * 2])
+for i = 4, #KEYS do
+  index_add(KEYS[i], ARGV[8 + (i - 4) * 2], ARGV[9 + (i - 4) * 2])
+  -- A renamed session's index entries move to its new id.
+  if ARGV[7] == 'rename' then redis.call('ZREM', KEYS[i], KEYS[2]) end
 end
 return t
 `;
 
 /**
  * The cluster form of UPSERT's record write, on the record's own slot. KEYS[1] record; ARGV as in
- * UPSERT's first six, then ARGV[7]: the birth read from the grant beforehand ('' = own lineage).
+ * UPSERT's first seven, then ARGV[8]: for 'grant', the birth read from the grant beforehand; for
+ * 'rename', the previous record's value read beforehand (the caller retires it with RETIRE).
+ * Returns the birth, or '' when refused. (No high-water mark on a cluster: scale-out.md.)
  */
 export const UPSERT_RECORD = `${NOW_MS}
+${TOMB}
 ${SPLIT}
-local t = ARGV[7]
-if t == '' then
-  ${OWN_BIRTH}
+${OWN_BIRTH}
+local t
+if ARGV[7] == 'grant' then
+  if redis.call('GET', KEYS[1]) == TOMB then return '' end
+  t = ARGV[8]
+else
+  local source = nil
+  if ARGV[7] == 'rename' then source = ARGV[8] end
+  t = own_birth(redis.call('GET', KEYS[1]), source, tostring(ms))
+  if not t then return '' end
 end
 ${WRITE_RECORD}
 return t
+`;
+
+/**
+ * The cluster form of a session rename's second step, on the previous record's slot: turns it into
+ * a tombstone and returns 1, or returns 0 when it already was one (deleted meanwhile: the caller
+ * then buries the new record too, so a deletion racing a rename still wins).
+ */
+export const RETIRE = `${TOMB}
+local v = redis.call('GET', KEYS[1])
+if v == TOMB then return 0 end
+if v then redis.call('SET', KEYS[1], TOMB, 'KEEPTTL') end
+return 1
 `;
 
 /** The cluster form of UPSERT's index updates: KEYS[1] an index, ARGV member and expiry. */
@@ -158,14 +222,19 @@ return out
 `;
 
 /**
- * Sets revocation epochs to Redis's now, or to ARGV[1] (ms) when that is later. KEYS[1] a hash;
- * ARGV[2..]: field names. Returns the epoch (ms). Everything born at or before the epoch is dead:
- * this single write is the whole revocation. (On a cluster ARGV[1] is the latest clock among the
- * primaries, which stamp births: see RedisStore.stampEpoch.)
+ * Sets revocation epochs to Redis's now, or to ARGV[1] (ms) when that is later. KEYS[1] a hash,
+ * KEYS[2] (one server / Sentinel) the birth high-water mark; ARGV[2..]: field names. Returns the
+ * epoch (ms). Everything born at or before the epoch is dead: this single write is the whole
+ * revocation. The epoch is never below the high-water mark of births, so a record stamped by a
+ * clock that ran ahead (then stepped back, or failed over to a slower replica) is not spared; the
+ * mark moves past the epoch, so records born afterwards are alive. (On a cluster ARGV[1] is the
+ * latest clock among the primaries, which stamp births: see RedisStore.stampEpoch.)
  */
 export const STAMP_EPOCH = `${NOW_MS}
 local at = math.max(ms, tonumber(ARGV[1]) or 0)
+if KEYS[2] then at = math.max(at, tonumber(redis.call('GET', KEYS[2]) or '0')) end
 for i = 2, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], at) end
+if KEYS[2] then redis.call('SET', KEYS[2], at + 1) end
 return at
 `;
 

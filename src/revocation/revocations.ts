@@ -104,7 +104,10 @@ export class Revocations {
     await this.#store.run((redis) => redis.hset(this.#store.keys.account(sub), 'disabled', '0'));
   }
 
-  /** One device session: its grant dies with every token issued under it. */
+  /**
+   * One device session: its grant dies with every token issued under it, and so does the browser
+   * session that holds the grant, or that browser would re-authorize without the password at once.
+   */
   async revokeDevice(sub: string, deviceId: string, by: Actor): Promise<RevocationResult | undefined> {
     const { keys } = this.#store;
     if (!/^[A-Za-z0-9_-]{22}$/.test(deviceId)) return undefined;

@@ -126,6 +126,7 @@ describe('records', () => {
     expect(raw).not.toContain(sessionId);
     expect(await redis.client.zcard(store.keys.accountSessions('sub-9'))).toBe(1);
     await sessions.destroy(sessionId);
+    expect(await sessions.find(sessionId)).toBeUndefined();
     expect(await sessions.findByUid(uid)).toBeUndefined();
     expect(await redis.client.exists(store.keys.sessionUid(uid))).toBe(0);
     expect(await redis.client.zcard(store.keys.accountSessions('sub-9'))).toBe(0);
@@ -138,6 +139,46 @@ describe('records', () => {
     expect(await redis.client.zrange(store.keys.accountGrants('sub-7'), '0', '-1')).toEqual([store.keys.grant(grantId)]);
     await grants.destroy(grantId);
     expect(await redis.client.zcard(store.keys.accountGrants('sub-7'))).toBe(0);
+  });
+
+  it('never re-saves a destroyed session: a late save of the same id is refused and the record stays a tombstone', async () => {
+    const sessions = adapterFor('Session');
+    const sessionId = id();
+    const uid = id();
+    const payload = { kind: 'Session', uid, accountId: 'sub-late', exp: now() + 600 };
+    await sessions.upsert(sessionId, payload, 600);
+    await sessions.destroy(sessionId);
+    // oidc-provider's session middleware saving in its `finally`, after the logout.
+    await sessions.upsert(sessionId, payload, 600);
+    expect(await sessions.find(sessionId)).toBeUndefined();
+    expect(await sessions.findByUid(uid)).toBeUndefined();
+    expect(await redis.client.zcard(store.keys.accountSessions('sub-late'))).toBe(0);
+    const pttl = await redis.client.pttl(store.keys.record('Session', sessionId));
+    expect(pttl).toBeGreaterThan(500_000);
+    expect(pttl).toBeLessThanOrEqual(615_000);
+  });
+
+  it('never re-saves a deleted grant, and tokens written under it later are born dead', async () => {
+    const grants = adapterFor('Grant');
+    const at = adapterFor('AccessToken');
+    const grantId = await newGrant('sub-late-grant');
+    await grants.destroy(grantId);
+    await grants.upsert(grantId, { kind: 'Grant', accountId: 'sub-late-grant', clientId: 'c' }, 3600);
+    expect(await grants.find(grantId)).toBeUndefined();
+    const tokenId = id();
+    await at.upsert(tokenId, { kind: 'AccessToken', accountId: 'sub-late-grant', grantId }, 60);
+    expect(await at.find(tokenId)).toBeUndefined();
+    expect(await redis.client.zcard(store.keys.accountGrants('sub-late-grant'))).toBe(0);
+  });
+
+  it('binds an Interaction to the account its login proved: a revocation after the login kills it', async () => {
+    const interactions = adapterFor('Interaction');
+    const uid = id();
+    await interactions.upsert(uid, { kind: 'Interaction', params: { client_id: 'c' } }, 600);
+    await interactions.upsert(uid, { kind: 'Interaction', params: { client_id: 'c' }, result: { login: { accountId: 'sub-login' } } }, 600);
+    expect(await interactions.find(uid)).toBeDefined();
+    await store.stampEpoch(store.keys.account('sub-login'), 'epoch');
+    expect(await interactions.find(uid)).toBeUndefined();
   });
 
   it('reads a token whose grant record is missing as absent (born dead)', async () => {

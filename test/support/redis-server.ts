@@ -55,9 +55,10 @@ export async function waitForPing(port: number): Promise<void> {
 
 /**
  * Starts a private `redis-server` on a free loopback port (never the developer's 6379), with its
- * own temporary directory. `extraArgs` pass straight to redis-server (e.g. AOF settings).
+ * own temporary directory. `extraArgs` pass straight to redis-server (e.g. AOF settings); `env`
+ * adds to its environment (e.g. a shifted clock: clock-shift.ts).
  */
-export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
+export async function startRedis(extraArgs: string[] = [], env: Record<string, string> = {}): Promise<TestRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'latch-redis-'));
   let child: ChildProcess | undefined;
@@ -65,6 +66,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
   async function start() {
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs], {
       stdio: 'ignore',
+      env: { ...process.env, ...env },
     });
     await waitForPing(port);
   }
