@@ -115,9 +115,23 @@ export class Revocations {
     const owner = await this.#store.run((redis) => redis.zscore(keys.accountGrants(sub), grantKey));
     if (owner === null) return undefined;
     const clientId = (await this.#store.run(() => this.#store.readPayload(grantKey)))?.clientId;
+    const sessions = await this.#store.run(() => this.#sessionsHolding(sub, deviceId));
     const tokens = await this.#store.run(() => this.#store.deleteGrant(grantKey));
+    await this.#store.run(() => Promise.all(sessions.map((key) => this.#store.deleteSession(key))));
     await this.#events.publish({ scope: 'session', sub, client_id: clientId, session_id: deviceId, ...by });
-    return { grants: 1, sessions: 0, tokens };
+    return { grants: 1, sessions: sessions.length, tokens };
+  }
+
+  /** The account's browser sessions whose authorizations hold the grant `grantHash` (a device id). */
+  async #sessionsHolding(sub: string, grantHash: string): Promise<string[]> {
+    const { keys } = this.#store;
+    const sessionKeys = await this.#store.redis.zrange(keys.accountSessions(sub), '0', '-1');
+    const payloads = await Promise.all(sessionKeys.map((key) => this.#store.readPayload(key)));
+    return sessionKeys.filter((_, i) => {
+      const session = payloads[i] as { accountId?: string; authorizations?: Record<string, { grantId?: string }> } | undefined;
+      if (session?.accountId !== sub) return false;
+      return Object.values(session.authorizations ?? {}).some((a) => a.grantId !== undefined && keys.grantHash(a.grantId) === grantHash);
+    });
   }
 
   /**
@@ -210,7 +224,7 @@ export class Revocations {
         await this.#store.deleteGrant(grantKey);
         return true;
       }, progress, epoch);
-      if (!clientId) await this.#drain(keys.accountSessions(sub), (key) => this.#store.redis.del(key), progress, epoch);
+      if (!clientId) await this.#drain(keys.accountSessions(sub), (key) => this.#store.deleteSession(key), progress, epoch);
     });
     return { epoch, grants: grantKeys.length, sessions: clientId ? 0 : sessions, tokens, job };
   }
