@@ -34,6 +34,9 @@ const GRANTABLE = new Set([
   'PreAuthorizedCode',
 ]);
 
+/** Models whose death a resource server's cache must hear of (the tokens it is shown). */
+const TOKENS = new Set(['AccessToken', 'RefreshToken', 'ClientCredentials']);
+
 /** Models that are consumed once (refresh tokens under rotation, codes). */
 const CONSUMABLE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
 
@@ -49,9 +52,18 @@ interface StoredPayload extends AdapterPayload {
   _sid?: string;
 }
 
+/** What died by oidc-provider's hand: a grant (with its tokens), or one token (`token` is its value, the id). */
+export type Death =
+  | { kind: 'grant'; grantId: string; accountId?: string; clientId?: string }
+  | { kind: 'token'; model: string; token: string; grantId?: string; accountId?: string; clientId?: string };
+
 export interface AdapterHooks {
-  /** Called after the adapter itself revoked a grant (a lost consume race = token reuse). */
-  grantRevoked?(grant: { accountId?: string; clientId?: string }): void;
+  /**
+   * Called once a grant or a token is gone: a Grant or token `destroy`, a `revokeByGrantId` that
+   * took tokens of a live grant, a lost `consume` race (reuse). Awaited, so the request that killed
+   * it answers only after the hook did (src/revocation/ publishes the death from here).
+   */
+  died?(death: Death): Promise<void>;
 }
 
 export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {}, clockToleranceSeconds = 15): (model: string) => Adapter {
@@ -150,10 +162,9 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
       if (result === 1) return;
       if (result === 0 && CONSUMABLE.has(this.model) && p) {
         const { grantId, accountId } = JSON.parse(p) as AdapterPayload;
-        const clientId = client || undefined;
         if (grantId) {
           await store.run(() => store.deleteGrant(keys.grant(grantId)));
-          hooks.grantRevoked?.({ accountId, clientId });
+          await hooks.died?.({ kind: 'grant', grantId, accountId, clientId: client || undefined });
         }
       }
       throw new errors.InvalidGrant(result === -1 ? 'grant request is no longer valid' : 'grant request already used');
@@ -162,10 +173,15 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
     async destroy(id: string): Promise<void> {
       const key = keys.record(this.model, id);
       if (this.model === 'Grant') {
-        await store.run(() => store.deleteGrant(key));
+        const grant = await store.run(async () => {
+          const payload = await store.readPayload(key);
+          await store.deleteGrant(key);
+          return payload;
+        });
+        if (grant) await hooks.died?.({ kind: 'grant', grantId: id, accountId: grant.accountId, clientId: grant.clientId });
         return;
       }
-      await store.run(async () => {
+      const payload = await store.run(async () => {
         const payload = await store.readPayload(key);
         // Separate single-key commands (sent together): index entries live in other slots.
         const pending: Array<Promise<unknown>> = [redis.del(key)];
@@ -179,15 +195,28 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
           if (payload.userCode) pending.push(redis.del(keys.userCode(payload.userCode)));
         }
         await Promise.all(pending);
+        return payload;
       });
+      if (payload && TOKENS.has(this.model)) {
+        const { grantId, accountId, clientId } = payload;
+        await hooks.died?.({ kind: 'token', model: this.model, token: id, grantId, accountId, clientId });
+      }
     }
 
+    /**
+     * Takes this model's records out of the grant's index and deletes them. When that killed
+     * something of a grant that still exists, the grant's tokens died: reported with its owners
+     * (read in the same step, before a concurrent Grant destroy can remove them). Tokens of a grant
+     * already gone were dead already, and their death reported by whoever deleted the grant.
+     */
     async revokeByGrantId(grantId: string): Promise<void> {
       const prefix = `${keys.prefix}${this.code}:{`;
-      await store.run(async () => {
-        const members = await redis.latchTakeGrantMembers(keys.grantMembers(grantId), prefix);
-        await store.deleteKeys(members);
+      const [grant, members] = await store.run(async () => {
+        const taken = await Promise.all([store.readPayload(keys.grant(grantId)), redis.latchTakeGrantMembers(keys.grantMembers(grantId), prefix)]);
+        await store.deleteKeys(taken[1]);
+        return taken;
       });
+      if (grant && members.length > 0) await hooks.died?.({ kind: 'grant', grantId, accountId: grant.accountId, clientId: grant.clientId });
     }
   }
 
