@@ -158,29 +158,18 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
      */
     async consume(id: string): Promise<void> {
       const key = keys.record(this.model, id);
-      const [result, p, client] = await store.run(() => redis.latchConsume(key, Math.floor(Date.now() / 1000)));
+      const [result, p] = await store.run(() => redis.latchConsume(key, Math.floor(Date.now() / 1000)));
       if (result === 1) return;
       if (result === 0 && CONSUMABLE.has(this.model) && p) {
-        const { grantId, accountId } = JSON.parse(p) as AdapterPayload;
-        if (grantId) {
-          await store.run(() => store.deleteGrant(keys.grant(grantId)));
-          await hooks.died?.({ kind: 'grant', grantId, accountId, clientId: client || undefined });
-        }
+        const { grantId } = JSON.parse(p) as AdapterPayload;
+        if (grantId) await this.#destroyGrant(grantId);
       }
       throw new errors.InvalidGrant(result === -1 ? 'grant request is no longer valid' : 'grant request already used');
     }
 
     async destroy(id: string): Promise<void> {
       const key = keys.record(this.model, id);
-      if (this.model === 'Grant') {
-        const grant = await store.run(async () => {
-          const payload = await store.readPayload(key);
-          await store.deleteGrant(key);
-          return payload;
-        });
-        if (grant) await hooks.died?.({ kind: 'grant', grantId: id, accountId: grant.accountId, clientId: grant.clientId });
-        return;
-      }
+      if (this.model === 'Grant') return this.#destroyGrant(id);
       const payload = await store.run(async () => {
         const payload = await store.readPayload(key);
         // Separate single-key commands (sent together): index entries live in other slots.
@@ -201,6 +190,17 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
         const { grantId, accountId, clientId } = payload;
         await hooks.died?.({ kind: 'token', model: this.model, token: id, grantId, accountId, clientId });
       }
+    }
+
+    /** Deletes a grant with its tokens; reports its death when it was still there (concurrent losers of a race report once, mostly). */
+    async #destroyGrant(grantId: string): Promise<void> {
+      const key = keys.grant(grantId);
+      const grant = await store.run(async () => {
+        const payload = await store.readPayload(key);
+        await store.deleteGrant(key);
+        return payload;
+      });
+      if (grant) await hooks.died?.({ kind: 'grant', grantId, accountId: grant.accountId, clientId: grant.clientId });
     }
 
     /**
