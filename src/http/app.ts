@@ -94,7 +94,10 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   // The background sync ends with its Redis connection (whoever closes it).
   redis.once('end', () => rateLimits.close());
 
-  const redirectOrigins = [...new Set(config.file.clients.flatMap((c) => c.redirect_uris.map((u) => new URL(u).origin)))];
+  // Where a form post on Latch's pages may end up: the clients' callbacks (consent) and their
+  // post-logout pages (logout confirmation), whatever their origin.
+  const formTargets = config.file.clients.flatMap((c) => [...c.redirect_uris, ...c.post_logout_redirect_uris]);
+  const redirectOrigins = [...new Set(formTargets.map((u) => new URL(u).origin))];
 
   provider.use(requestLog(logger, metrics));
   provider.use(errorHandler(logger));
