@@ -7,7 +7,7 @@ import type { Actor, Revocations } from '../revocation/revocations.js';
  * Who killed what oidc-provider killed, read once from the request it happened in (the route
  * oidc-provider resolved, whatever path variant reached it, and the authenticated client).
  */
-export function actorOf(ctx: KoaContextWithOIDC | undefined): Actor {
+function actorOf(ctx: KoaContextWithOIDC | undefined): Actor {
   const route = ctx?.oidc.route;
   const clientId = ctx?.oidc.client?.clientId;
   switch (route) {
