@@ -205,9 +205,10 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
 
     /**
      * Takes this model's records out of the grant's index and deletes them. When that killed
-     * something of a grant that still exists, the grant's tokens died: reported with its owners
-     * (read in the same step, before a concurrent Grant destroy can remove them). Tokens of a grant
-     * already gone were dead already, and their death reported by whoever deleted the grant.
+     * something of a grant that still exists, the grant's tokens died: reported with its owners,
+     * read in the same round trip. If a concurrent Grant destroy (oidc-provider's revoke() runs
+     * them together) got there first, that destroy reports the death; tokens of a grant already
+     * gone were dead already, reported by whoever deleted the grant.
      */
     async revokeByGrantId(grantId: string): Promise<void> {
       const prefix = `${keys.prefix}${this.code}:{`;
