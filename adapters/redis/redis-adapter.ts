@@ -34,6 +34,9 @@ const GRANTABLE = new Set([
   'PreAuthorizedCode',
 ]);
 
+/** Models whose death a resource server's cache must hear of (the tokens it is shown). */
+const TOKENS = new Set(['AccessToken', 'RefreshToken', 'ClientCredentials']);
+
 /** Models that are consumed once (refresh tokens under rotation, codes). */
 const CONSUMABLE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
 
@@ -74,9 +77,18 @@ function interactionAccount(payload: AdapterPayload): string | undefined {
   return result?.login?.accountId ?? session?.accountId;
 }
 
+/** What died by oidc-provider's hand: a grant (with its tokens), or one token (`token` is its value, the id). */
+export type Death =
+  | { kind: 'grant'; grantId: string; accountId?: string; clientId?: string }
+  | { kind: 'token'; model: string; token: string; grantId?: string; accountId?: string; clientId?: string };
+
 export interface AdapterHooks {
-  /** Called after the adapter itself revoked a grant (a lost consume race = token reuse). */
-  grantRevoked?(grant: { accountId?: string; clientId?: string }): void;
+  /**
+   * Called once a grant or a token is gone: a Grant or token `destroy`, a `revokeByGrantId` that
+   * took tokens of a live grant, a lost `consume` race (reuse). Awaited, so the request that killed
+   * it answers only after the hook did (src/revocation/ publishes the death from here).
+   */
+  died?(death: Death): Promise<void>;
 }
 
 export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {}, clockToleranceSeconds = 15): (model: string) => Adapter {
@@ -179,32 +191,25 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
      */
     async consume(id: string): Promise<void> {
       const key = keys.record(this.model, id);
-      const [result, p, client] = await store.run(() => redis.latchConsume(key, Math.floor(Date.now() / 1000)));
+      const [result, p] = await store.run(() => redis.latchConsume(key, Math.floor(Date.now() / 1000)));
       if (result === 1) return;
       if (result === 0 && CONSUMABLE.has(this.model) && p) {
-        const { grantId, accountId } = JSON.parse(p) as AdapterPayload;
-        const clientId = client || undefined;
-        if (grantId) {
-          await store.run(() => store.deleteGrant(keys.grant(grantId)));
-          hooks.grantRevoked?.({ accountId, clientId });
-        }
+        const { grantId } = JSON.parse(p) as AdapterPayload;
+        if (grantId) await this.#destroyGrant(grantId);
       }
       throw new errors.InvalidGrant(result === -1 ? 'grant request is no longer valid' : 'grant request already used');
     }
 
     async destroy(id: string): Promise<void> {
       const key = keys.record(this.model, id);
-      if (this.model === 'Grant') {
-        await store.run(() => store.deleteGrant(key));
-        return;
-      }
+      if (this.model === 'Grant') return this.#destroyGrant(id);
       if (this.model === 'Session') {
         // A rename's destroy: the save of the new id that follows retires this one atomically.
         if (isBeingRenamed(id)) return;
         await store.run(() => store.deleteSession(key));
         return;
       }
-      await store.run(async () => {
+      const payload = await store.run(async () => {
         const payload = await store.readPayload(key);
         // Separate single-key commands (sent together): index entries live in other slots.
         const pending: Array<Promise<unknown>> = [redis.del(key)];
@@ -214,15 +219,40 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
           if (payload.userCode) pending.push(redis.del(keys.userCode(payload.userCode)));
         }
         await Promise.all(pending);
+        return payload;
       });
+      if (payload && TOKENS.has(this.model)) {
+        const { grantId, accountId, clientId } = payload;
+        await hooks.died?.({ kind: 'token', model: this.model, token: id, grantId, accountId, clientId });
+      }
     }
 
+    /** Deletes a grant with its tokens; reports its death when it was still there (concurrent losers of a race report once, mostly). */
+    async #destroyGrant(grantId: string): Promise<void> {
+      const key = keys.grant(grantId);
+      const grant = await store.run(async () => {
+        const payload = await store.readPayload(key);
+        await store.deleteGrant(key);
+        return payload;
+      });
+      if (grant) await hooks.died?.({ kind: 'grant', grantId, accountId: grant.accountId, clientId: grant.clientId });
+    }
+
+    /**
+     * Takes this model's records out of the grant's index and deletes them. When that killed
+     * something of a grant that still exists, the grant's tokens died: reported with its owners,
+     * read in the same round trip. If a concurrent Grant destroy (oidc-provider's revoke() runs
+     * them together) got there first, that destroy reports the death; tokens of a grant already
+     * gone were dead already, reported by whoever deleted the grant.
+     */
     async revokeByGrantId(grantId: string): Promise<void> {
       const prefix = `${keys.prefix}${this.code}:{`;
-      await store.run(async () => {
-        const members = await redis.latchTakeGrantMembers(keys.grantMembers(grantId), prefix);
-        await store.deleteKeys(members);
+      const [grant, members] = await store.run(async () => {
+        const taken = await Promise.all([store.readPayload(keys.grant(grantId)), redis.latchTakeGrantMembers(keys.grantMembers(grantId), prefix)]);
+        await store.deleteKeys(taken[1]);
+        return taken;
       });
+      if (grant && members.length > 0) await hooks.died?.({ kind: 'grant', grantId, accountId: grant.accountId, clientId: grant.clientId });
     }
   }
 

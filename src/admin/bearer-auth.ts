@@ -38,6 +38,12 @@ export async function authenticateAdmin(ctx: Context, introspector: Introspector
   if (!match) throw new BearerError(400, 'invalid_request', 'malformed Authorization header');
   const result = await introspector.introspectForAudience(ADMIN_AUDIENCE, match[1]!);
   if (!result.active) throw new BearerError(401, 'invalid_token', 'the access token is not active');
+  // RFC 9449 §7.2: a DPoP-bound access token received as a bearer token MUST be rejected (the admin
+  // API speaks only Bearer until DPoP is supported end to end).
+  const cnf = result.cnf as { jkt?: unknown } | undefined;
+  if (cnf?.jkt !== undefined || result.token_type === 'DPoP') {
+    throw new BearerError(401, 'invalid_token', 'the access token is bound to a DPoP key: it cannot be used as a bearer token');
+  }
   const scopes = new Set(String(result.scope ?? '').split(' ').filter(Boolean));
   if (!scopes.has(requiredScope)) {
     throw new BearerError(403, 'insufficient_scope', `this call needs the ${requiredScope} scope`, requiredScope);

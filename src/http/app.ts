@@ -15,6 +15,7 @@ import { JwtResponder } from '../introspection/jwt-response.js';
 import type { Logger } from '../log/logger.js';
 import { providerConfiguration } from '../provider/configuration.js';
 import { ResourceServers } from '../provider/resource-servers.js';
+import { revocationHooks } from '../provider/revocation-hooks.js';
 import { AuditLog } from '../admin/audit-log.js';
 import { TravelGuard } from '../anomaly/impossible-travel.js';
 import { LocationResolver } from '../anomaly/location.js';
@@ -26,7 +27,6 @@ import { rateLimit } from '../rate-limit/rate-limit.js';
 import { RateLimiter } from '../rate-limit/rate-limiter.js';
 import { RateLimits } from '../rate-limit/rate-limits.js';
 import { redisCounters } from '../rate-limit/redis-counters.js';
-import { revocationEvents } from './revocation-events.js';
 import { rfcErrorCodes } from './rfc-error-codes.js';
 import { errorHandler } from './error-handler.js';
 import { health } from './health.js';
@@ -60,8 +60,7 @@ export interface Latch {
 /**
  * Assembles Latch: oidc-provider (itself a Koa app) with Latch's middleware in front of its routes.
  * Request order: log → error handler → security headers → health → rate limits → assets →
- * RFC error codes → revocation events → admin API → devices page → interactions → oidc-provider's
- * routes. `POST /introspect` goes to the lean handler first (its own rate limits, then Koa for rare cases).
+ * RFC error codes → admin API → devices page → interactions → oidc-provider's routes. `POST /introspect` goes to the lean handler first (its own rate limits, then Koa for rare cases).
  */
 export function createLatch(config: LatchConfig, redis: RedisClient, logger: Logger, options: LatchOptions = {}): Latch {
   const store = new RedisStore(redis, config.secrets.tokenHashKey);
@@ -79,13 +78,8 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   const roles = new RolePolicy(config.file.roles);
   const travel = new TravelGuard(store, config.file.impossibleTravel);
   const introspector = new Introspector({ store, issuer: config.issuer, resourceServers, roles });
-  const adapter = redisAdapterFactory(store, {
-    grantRevoked: ({ accountId, clientId }) => {
-      revocations
-        .announce('grant', { sub: accountId, client_id: clientId }, { actor: 'latch', reason: 'refresh token reuse' })
-        .catch((err: Error) => logger.warn({ err: err.message }, 'could not publish revocation event'));
-    },
-  });
+  // Every grant or token oidc-provider kills (any route) is published from the adapter's hooks.
+  const adapter = redisAdapterFactory(store, revocationHooks(revocations, logger));
   const provider = new Provider(config.issuer, providerConfiguration({ config, accounts, resourceServers, adapter }));
 
   if (config.trustedProxies > 0) {
@@ -100,7 +94,10 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   // The background sync ends with its Redis connection (whoever closes it).
   redis.once('end', () => rateLimits.close());
 
-  const redirectOrigins = [...new Set(config.file.clients.flatMap((c) => c.redirect_uris.map((u) => new URL(u).origin)))];
+  // Where a form post on Latch's pages may end up: the clients' callbacks (consent) and their
+  // post-logout pages (logout confirmation), whatever their origin.
+  const formTargets = config.file.clients.flatMap((c) => [...c.redirect_uris, ...c.post_logout_redirect_uris]);
+  const redirectOrigins = [...new Set(formTargets.map((u) => new URL(u).origin))];
 
   provider.use(requestLog(logger, metrics));
   provider.use(errorHandler(logger));
@@ -109,7 +106,6 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   provider.use(rateLimit(rateLimits));
   provider.use(staticAssets);
   provider.use(rfcErrorCodes);
-  provider.use(revocationEvents(revocations, logger));
   provider.use(adminRoutes({ provider, introspector, revocations, audit, accounts, logger, roles, travel, rateLimits }));
   provider.use(accountRoutes(provider, accounts, revocations));
   provider.use(
@@ -124,14 +120,6 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
 
   provider.on('server_error', (ctx, err) => {
     logger.error({ reqId: ctx.state?.requestId, err: { name: err.name, message: err.message, stack: err.stack } }, 'provider server error');
-  });
-  provider.on('grant.revoked', (ctx) => {
-    // Refresh token reuse (RFC 9700 §4.14.2): oidc-provider revoked the whole grant.
-    if (ctx.oidc.route !== 'token') return;
-    const token = ctx.oidc.entities.RefreshToken;
-    revocations
-      .announce('grant', { sub: token?.accountId, client_id: token?.clientId }, { actor: 'latch', reason: 'refresh token reuse' })
-      .catch((err: Error) => logger.warn({ err: err.message }, 'could not publish revocation event'));
   });
   provider.on('grant.success', (ctx) => {
     const token = ctx.oidc.entities.AccessToken;

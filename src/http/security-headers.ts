@@ -4,8 +4,9 @@ import type { Context, Next } from 'koa';
 
 /**
  * helmet with a strict CSP: no inline script or style, same-origin assets only, no framing.
- * `form-action` must also allow the clients' redirect URIs: browsers apply it to the redirects that
- * follow a form submission (consent → client callback).
+ * `form-action` must also allow the origins of the clients' redirect and post-logout redirect URIs:
+ * browsers apply it to the redirects that follow a form submission (consent → client callback,
+ * logout confirmation → post-logout page).
  */
 export function securityHeaders(redirectOrigins: string[]) {
   const handler = helmet({

@@ -5,6 +5,7 @@ import type { LatchConfig } from '../config/load.js';
 import type { ClientConfig } from '../config/schema.js';
 import { ACCOUNT_CLIENT_ID } from '../interactions/account-routes.js';
 import { errorPage, logoutPage, messagePage } from '../interactions/views.js';
+import { clientCredentialsScopes, refuseUngrantableScopes } from './client-credentials-scope.js';
 import type { ResourceServers } from './resource-servers.js';
 import { introspectionAllowed, revocationAllowed } from './token-policies.js';
 
@@ -40,6 +41,7 @@ interface Dependencies {
 /** The whole oidc-provider configuration, derived from Latch's config. */
 export function providerConfiguration({ config, accounts, resourceServers, adapter }: Dependencies): Configuration {
   const { file, secrets } = config;
+  const knownScopes = new Set([...OIDC_SCOPES, ...resourceServers.scopes()]);
 
   async function findAccount(_ctx: KoaContextWithOIDC, sub: string): Promise<OidcAccount | undefined> {
     const account = await accounts.findBySub(sub);
@@ -110,18 +112,29 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
       },
       resourceIndicators: {
         enabled: true,
-        // No `resource` parameter: the client's first API that knows a requested scope, else its first API.
+        // No `resource` parameter: the client's first API that knows a requested scope. None knows
+        // one (a plain OIDC sign-in): no API audience, a token for userinfo only.
         defaultResource: async (ctx, client, oneOf) => {
           if (oneOf) return oneOf;
           const requested = String(ctx.oidc.params?.scope ?? '').split(' ');
-          return resourceServers.defaultFor(client.clientId, requested) ?? (undefined as unknown as string);
+          const api = resourceServers.defaultFor(client.clientId, requested);
+          const machine = clientCredentialsScopes(ctx);
+          if (!api && machine) {
+            // A machine token is for an API: scopes no API of the client knows are an error; asking
+            // for nothing at all gets the client's first API (RFC 6749 §3.3 default).
+            refuseUngrantableScopes(machine, client, knownScopes);
+            return resourceServers.allowedFor(client.clientId)[0] ?? (undefined as unknown as string);
+          }
+          return api ?? (undefined as unknown as string);
         },
         useGrantedResource: async () => true,
-        getResourceServerInfo: async (_ctx, indicator, client) => {
+        getResourceServerInfo: async (ctx, indicator, client) => {
           const rs = resourceServers.get(indicator);
           if (!rs || !resourceServers.allowedFor(client.clientId).includes(indicator)) {
             throw new errors.InvalidTarget(`client may not obtain tokens for ${indicator}`);
           }
+          const machine = clientCredentialsScopes(ctx);
+          if (machine) refuseUngrantableScopes(machine, client, knownScopes, rs);
           return {
             scope: rs.scopes.join(' '),
             audience: rs.audience,

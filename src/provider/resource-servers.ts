@@ -34,10 +34,13 @@ export class ResourceServers {
     return this.#byClient.get(clientId)?.resources ?? [];
   }
 
-  /** The audience to use when a client names none: its first API that knows one of `scopes`, else its first. */
+  /**
+   * The audience to use when a client names none: its first API that knows one of `scopes`. None
+   * when no requested scope belongs to an API: the token is then for userinfo only, never for an
+   * API the user was not asked about.
+   */
   defaultFor(clientId: string, scopes: readonly string[]): string | undefined {
-    const allowed = this.allowedFor(clientId);
-    return allowed.find((aud) => this.get(aud)?.scopes.some((s) => scopes.includes(s))) ?? allowed[0];
+    return this.allowedFor(clientId).find((aud) => this.get(aud)?.scopes.some((s) => scopes.includes(s)));
   }
 
   /** The audiences whose tokens `clientId` may introspect as their resource server. */

@@ -13,6 +13,7 @@ export type BearerErrorReason =
   | 'ERR_TOKEN_IN_QUERY'
   | 'ERR_TOKEN_INACTIVE'
   | 'ERR_AUDIENCE_MISMATCH'
+  | 'ERR_TOKEN_BOUND'
   | 'ERR_INSUFFICIENT_SCOPE'
   | 'ERR_INSUFFICIENT_ROLE'
   | 'ERR_CLAIM_CHECK_FAILED'
@@ -57,7 +58,7 @@ export class InvalidRequest extends BearerError {
 }
 
 export class InvalidToken extends BearerError {
-  constructor(description: string, code: 'ERR_TOKEN_INACTIVE' | 'ERR_AUDIENCE_MISMATCH' = 'ERR_TOKEN_INACTIVE') {
+  constructor(description: string, code: 'ERR_TOKEN_INACTIVE' | 'ERR_AUDIENCE_MISMATCH' | 'ERR_TOKEN_BOUND' = 'ERR_TOKEN_INACTIVE') {
     super(code, 401, 'invalid_token', description);
   }
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Death } from '../../adapters/redis/redis-adapter.js';
 import type { RedisStore } from '../../adapters/redis/redis-store.js';
 import { decodeFetch, isRevoked } from '../../adapters/redis/record-state.js';
 import type { Logger } from '../log/logger.js';
@@ -51,6 +52,8 @@ export class Revocations {
   readonly #store: RedisStore;
   readonly #events: EventPublisher;
   readonly #logger: Logger;
+  /** Per request: the grants whose death it already published (oidc-provider kills one grant several times over). */
+  readonly #published = new WeakMap<object, Map<string, Promise<void>>>();
 
   constructor(store: RedisStore, events: EventPublisher, logger: Logger) {
     this.#store = store;
@@ -136,7 +139,8 @@ export class Revocations {
 
   /**
    * One token by value. Like RFC 7009, a user's token takes its whole grant with it (an access
-   * token alone would be re-minted by the grant's refresh token).
+   * token alone would be re-minted by the grant's refresh token), so the event names the grant's
+   * subject and client (a cache drops the grant's other tokens too) and the token's hash.
    */
   async revokeToken(token: string, by: Actor): Promise<RevocationResult | undefined> {
     const { keys } = this.#store;
@@ -150,13 +154,41 @@ export class Revocations {
           await redis.del(candidates[record.index]!);
           return 1;
         });
-    await this.#events.publish({ scope: 'token', token_sha256: tokenSha256(token), sub: payload.accountId, client_id: payload.clientId, ...by });
+    const scope = payload.grantId ? 'grant' : 'token';
+    await this.#events.publish({ scope, sub: payload.accountId, client_id: payload.clientId, token_sha256: tokenSha256(token), ...by });
     return { grants: payload.grantId ? 1 : 0, sessions: 0, tokens };
   }
 
-  /** Publishes the event of a revocation oidc-provider performed itself (RFC 7009, reuse detection). */
+  /** Publishes a revocation that is not a death (the account's roles changed: cached scopes are stale). */
   async announce(scope: RevocationScope, fields: { sub?: string; client_id?: string; token_sha256?: string }, by: Actor): Promise<void> {
     await this.#events.publish({ scope, ...fields, ...by });
+  }
+
+  /**
+   * Publishes a death oidc-provider caused (the adapter's `died` hook: RFC 7009, reuse, logout, any
+   * route). Within one `request`, a grant is published once: oidc-provider's revoke() kills it once
+   * per model, concurrently, and its tokens' deaths after the grant's are already covered by it.
+   * (Latch's own revocations above publish for themselves; their background cleanup never does:
+   * those records were dead, and published, from the moment the epoch was stamped.)
+   */
+  async publishDeath(death: Death, by: Actor, request?: object): Promise<void> {
+    const published = request ? this.#publishedIn(request) : undefined;
+    if (death.kind === 'token') {
+      if (death.grantId && published?.has(death.grantId)) return published.get(death.grantId);
+      await this.#events.publish({ scope: 'token', sub: death.accountId, client_id: death.clientId, token_sha256: tokenSha256(death.token), ...by });
+      return;
+    }
+    const pending = published?.get(death.grantId);
+    if (pending) return pending;
+    const publishing = this.#events.publish({ scope: 'grant', sub: death.accountId, client_id: death.clientId, ...by }).then(() => undefined);
+    published?.set(death.grantId, publishing);
+    return publishing;
+  }
+
+  #publishedIn(request: object): Map<string, Promise<void>> {
+    let published = this.#published.get(request);
+    if (!published) this.#published.set(request, (published = new Map()));
+    return published;
   }
 
   /** The account's live device sessions: one per grant (a client on a device), newest first. */

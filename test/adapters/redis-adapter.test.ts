@@ -1,7 +1,7 @@
 import { Cluster, type Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { openRedis, type RedisClient } from '../../adapters/redis/connect.js';
-import { redisAdapterFactory } from '../../adapters/redis/redis-adapter.js';
+import { redisAdapterFactory, type Death } from '../../adapters/redis/redis-adapter.js';
 import { RedisStore } from '../../adapters/redis/redis-store.js';
 import { backends, type TestBackend } from '../support/redis-backends.js';
 
@@ -216,6 +216,54 @@ describe('records', () => {
     const latest = Math.max(...clocks.map(([s, us]) => Number(s) * 1000 + Math.floor(Number(us) / 1000)));
     expect(await store.stampEpoch(store.keys.account('sub-clock'), 'epoch')).toBeGreaterThanOrEqual(latest);
     expect(Number(await redis.client.hget(store.keys.account('sub-clock'), 'epoch'))).toBeGreaterThanOrEqual(latest);
+  });
+
+  describe('deaths reported to the hooks', () => {
+    const deaths: Death[] = [];
+    let reporting: ReturnType<typeof redisAdapterFactory>;
+    beforeAll(() => {
+      reporting = redisAdapterFactory(store, { died: async (death) => void deaths.push(death) });
+    });
+    beforeEach(() => void deaths.splice(0));
+
+    it('reports a destroyed token with its owners and its value, and nothing for a token that was not there', async () => {
+      const grantId = await newGrant('sub-d');
+      const tokenId = id();
+      await reporting('AccessToken').upsert(tokenId, { kind: 'AccessToken', accountId: 'sub-d', clientId: 'c', grantId }, 60);
+      await reporting('AccessToken').destroy(tokenId);
+      await reporting('AccessToken').destroy(id());
+      expect(deaths).toEqual([{ kind: 'token', model: 'AccessToken', token: tokenId, grantId, accountId: 'sub-d', clientId: 'c' }]);
+    });
+
+    it('reports a grant whose tokens revokeByGrantId took, and nothing when it took none or the grant was gone', async () => {
+      const grantId = await newGrant('sub-d');
+      await reporting('RefreshToken').upsert(id(), { kind: 'RefreshToken', accountId: 'sub-d', clientId: 'c', grantId }, 60);
+      await reporting('AccessToken').revokeByGrantId(grantId);
+      await reporting('RefreshToken').revokeByGrantId(grantId);
+      expect(deaths).toEqual([{ kind: 'grant', grantId, accountId: 'sub-d', clientId: 'c' }]);
+
+      const gone = await newGrant('sub-d');
+      await reporting('RefreshToken').upsert(id(), { kind: 'RefreshToken', accountId: 'sub-d', clientId: 'c', grantId: gone }, 60);
+      await redis.client.del(store.keys.grant(gone));
+      await reporting('RefreshToken').revokeByGrantId(gone);
+      expect(deaths).toHaveLength(1);
+    });
+
+    it('reports a destroyed grant once, with its owners', async () => {
+      const grantId = await newGrant('sub-d');
+      await reporting('Grant').destroy(grantId);
+      await reporting('Grant').destroy(grantId);
+      expect(deaths).toEqual([{ kind: 'grant', grantId, accountId: 'sub-d', clientId: 'c' }]);
+    });
+
+    it('reports the grant the loser of a consume race revoked', async () => {
+      const grantId = await newGrant('sub-d');
+      const tokenId = id();
+      await reporting('RefreshToken').upsert(tokenId, { kind: 'RefreshToken', accountId: 'sub-d', clientId: 'c', grantId }, 60);
+      await reporting('RefreshToken').consume(tokenId);
+      await expect(reporting('RefreshToken').consume(tokenId)).rejects.toMatchObject({ error: 'invalid_grant' });
+      expect(deaths).toEqual([{ kind: 'grant', grantId, accountId: 'sub-d', clientId: 'c' }]);
+    });
   });
 
   it('uses one hash tag for a grant and its token index (one Cluster slot)', () => {

@@ -1,6 +1,7 @@
 import { startLatch, type TestLatch } from '../support/latch-server.js';
 import { adminCall, adminToken } from '../support/admin.js';
 import { logIn, postForm, webClient } from '../support/oauth.js';
+import { rewritePayload } from '../support/records.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { ADMIN_API, SECRETS } from '../support/test-config.js';
 
@@ -59,6 +60,18 @@ describe('admin API authentication (RFC 6750)', () => {
     const { status, json } = await adminCall(latch.url, 'GET', `/admin/accounts/alice?access_token=${writer}`);
     expect(status).toBe(400);
     expect(json).toMatchObject({ error: 'invalid_request' });
+  });
+
+  it('refuses a DPoP-bound token presented as a bearer token with 401 invalid_token (RFC 9449 §7.2)', async () => {
+    const token = await adminToken(latch.url);
+    expect((await adminCall(latch.url, 'GET', '/admin/accounts/alice', token)).status).toBe(200);
+    // Latch cannot issue DPoP tokens yet: bind a real one to a key by its stored record.
+    await rewritePayload(redis.client, latch.store.keys.record('ClientCredentials', token), (p) => (p.jkt = '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I'));
+    const { status, headers, json } = await adminCall(latch.url, 'GET', '/admin/accounts/alice', token);
+    const description = 'the access token is bound to a DPoP key: it cannot be used as a bearer token';
+    expect(status).toBe(401);
+    expect(headers.get('www-authenticate')).toBe(`Bearer realm="latch-admin", error="invalid_token", error_description="${description}"`);
+    expect(json).toEqual({ error: 'invalid_token', error_description: description });
   });
 
   it('cuts off an admin client the moment its token is revoked', async () => {

@@ -6,6 +6,7 @@ import { bearer, get, koaTestApi, listen } from '../support/rs-apps.js';
 import { aliceTokens } from '../support/rs-tokens.js';
 import { freePort, startRedis, type TestRedis } from '../support/redis-server.js';
 import { logIn, webClient } from '../support/oauth.js';
+import { rewritePayload } from '../support/records.js';
 import { SECRETS } from '../support/test-config.js';
 
 let redis: TestRedis;
@@ -73,6 +74,25 @@ describe('ResourceServer (core) against a real Latch', () => {
       error: 'invalid_token',
       description: 'the access token is not meant for this resource server',
     });
+  });
+
+  it('refuses a DPoP-bound token presented as a bearer token with 401 invalid_token, over HTTP too (RFC 9449 §7.2)', async () => {
+    const { access_token } = await aliceTokens(latch.url);
+    // Latch cannot issue DPoP tokens yet: bind a real one to a key by its stored record.
+    await rewritePayload(redis.client, latch.store.keys.record('AccessToken', access_token), (p) => (p.jkt = '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I'));
+    const description = 'the access token is bound to a DPoP key: it cannot be used as a bearer token';
+    await expect(resourceServer().verify(access_token)).rejects.toMatchObject({
+      name: 'InvalidToken', code: 'ERR_TOKEN_BOUND', status: 401, error: 'invalid_token', description,
+    });
+    const api = await listen(koaTestApi(resourceServer()));
+    try {
+      const response = await get(`${api.url}/me`, bearer(access_token));
+      expect(response.status).toBe(401);
+      expect(response.headers['www-authenticate']).toBe(`Bearer realm="${ORDERS_API}", error="invalid_token", error_description="${description}"`);
+      expect(response.json).toEqual({ error: 'invalid_token', error_description: description });
+    } finally {
+      await api.close();
+    }
   });
 
   it('shares one in-flight introspection between concurrent requests with the same token', async () => {

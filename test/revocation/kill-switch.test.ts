@@ -201,7 +201,7 @@ describe('other scopes of revocation', () => {
     expect((await refresh('web', SECRETS.web, tokens.refresh_token!)).status).toBe(400);
     const { createHash } = await import('node:crypto');
     const sha = createHash('sha256').update(tokens.access_token).digest('base64url');
-    await waitFor(() => events.find((e) => e.token_sha256 === sha && e.scope === 'token'), 'the token event');
+    await waitFor(() => events.find((e) => e.token_sha256 === sha && e.scope === 'grant' && e.sub === 'sub-alice' && e.client_id === 'web'), 'the grant event naming the token');
     expect((await adminCall(latch.url, 'POST', '/admin/tokens/revoke', admin, { token: 'unknown', reason: 'x' })).json).toMatchObject({ tokens: 0 });
   });
 
