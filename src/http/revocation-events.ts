@@ -1,6 +1,7 @@
 import type { Context, Next } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../log/logger.js';
+import { routeName } from '../provider/routes.js';
 import { tokenSha256 } from '../revocation/events.js';
 import type { Revocations } from '../revocation/revocations.js';
 
@@ -11,7 +12,7 @@ import type { Revocations } from '../revocation/revocations.js';
 export function revocationEvents(revocations: Revocations, logger: Logger) {
   return async function publishRevocation(ctx: Context, next: Next) {
     await next();
-    if (ctx.path !== '/revoke' || ctx.status !== 200) return;
+    if (routeName(ctx) !== 'revocation' || ctx.status !== 200) return;
     const { entities, client } = (ctx as unknown as KoaContextWithOIDC).oidc ?? {};
     const token = entities?.AccessToken ?? entities?.RefreshToken ?? entities?.ClientCredentials;
     // Only a token the caller owned was revoked (a public client's foreign token gets a silent 200).
