@@ -90,7 +90,6 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
       throw new ConfigError(`${config.configFile}: clients[${i}].introspection_signed_response_alg`, `LATCH_JWKS has no signing key for ${alg}`);
     }
   });
-  if (!introspectionSigningAlgs.includes('RS256')) throw new ConfigError('LATCH_JWKS', 'needs an RSA signing key (RS256 is the default of ID tokens and signed introspection, RFC 9701 §6)');
   const provider = new Provider(config.issuer, providerConfiguration({ config, accounts, resourceServers, adapter, introspectionSigningAlgs }));
 
   if (config.trustedProxies > 0) {
@@ -150,6 +149,8 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   const koa = provider.callback() as unknown as Latch['callback'];
   const jwt = {
     responder,
+    // RFC 9701 §6: "the default, if omitted, is RS256"; a deployment with no RSA key signs with the first alg it has.
+    defaultAlg: introspectionSigningAlgs.includes('RS256') ? 'RS256' : introspectionSigningAlgs[0],
     algs: new Map(config.file.clients.flatMap((c) => (c.introspection_signed_response_alg ? [[c.client_id, c.introspection_signed_response_alg] as const] : []))),
   };
   const authenticator = new ClientAuthenticator(config.file.clients, { issuer: config.issuer, store });

@@ -67,6 +67,8 @@ export interface JwtResponses {
   responder: JwtResponder;
   /** client_id → introspection_signed_response_alg, for clients that registered one (Latch's config). */
   algs: ReadonlyMap<string, string>;
+  /** For callers that registered none: RS256 (RFC 9701 §6), unless Latch has no RSA key. */
+  defaultAlg: string | undefined;
 }
 
 /**
@@ -115,12 +117,13 @@ export function introspectionEndpoint(
     // Latch issues opaque tokens only: a JWT-looking value is looked up like any other (and unknown).
     const result = await introspector.introspect(callerId, token, params.token_type_hint ?? null);
     metrics.introspections.inc({ result: result.active ? 'active' : 'inactive' });
-    if (!wantsJwt(req.headers.accept)) {
+    // RFC 9701 §5: signed with the caller's registered alg; "the default, if omitted, is RS256" (§6).
+    const alg = wantsJwt(req.headers.accept) ? (jwt.algs.get(callerId) ?? jwt.defaultAlg) : undefined;
+    if (!alg) {
       send(res, 200, result);
       return 200;
     }
-    // RFC 9701 §5: signed with the caller's registered alg; "the default, if omitted, is RS256" (§6).
-    const signed = await jwt.responder.sign(result, callerId, jwt.algs.get(callerId) ?? 'RS256');
+    const signed = await jwt.responder.sign(result, callerId, alg);
     res.writeHead(200, { ...HEADERS, 'content-type': `${JWT_TYPE}; charset=utf-8`, 'content-length': Buffer.byteLength(signed) });
     res.end(signed);
     return 200;

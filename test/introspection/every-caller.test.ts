@@ -97,10 +97,17 @@ describe('private_key_jwt callers get Latch’s decision', () => {
     expect(back.json).toMatchObject({ error: 'invalid_client' });
   });
 
-  it('lets one of two concurrent requests with the same assertion through', async () => {
+  it('lets exactly one of 8 concurrent /introspect requests with the same assertion through', async () => {
     const form = assertionForm(ORDERS_JWT, await assertion());
     const answers = await Promise.all(Array.from({ length: 8 }, () => postForm(`${latch.url}/introspect`, { token: 'x', ...form })));
     expect(answers.map((a) => a.status).sort()).toEqual([200, 401, 401, 401, 401, 401, 401, 401]);
+  });
+
+  it('lets exactly one of 8 concurrent /token requests with the same assertion authenticate (the adapter’s replay write is SET NX)', async () => {
+    const form = assertionForm(ORDERS_JWT, await assertion());
+    const answers = await Promise.all(Array.from({ length: 8 }, () => postForm(`${latch.url}/token`, { grant_type: 'client_credentials', ...form })));
+    // Authenticated, the client is then refused its grant type; the others fail authentication.
+    expect(answers.map((a) => a.json?.error).sort()).toEqual(['invalid_client', 'invalid_client', 'invalid_client', 'invalid_client', 'invalid_client', 'invalid_client', 'invalid_client', 'unauthorized_client']);
   });
 
   it.each([
