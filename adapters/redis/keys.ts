@@ -1,4 +1,4 @@
-import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 
 /**
  * Every Redis key Latch uses is built here; nothing else knows key names.
@@ -75,6 +75,15 @@ export class RedisKeys {
 
   recordKey(code: string, hash: string): string {
     return `${this.prefix}${code}:{${hash}}`;
+  }
+
+  /**
+   * The ReplayDetection record of a JWT (`iss`, `jti`): the key oidc-provider's own
+   * `ReplayDetection.unique` writes through the adapter (id = SHA-256(iss ∥ jti), base64url), so a
+   * client assertion spent at /token cannot be spent again at /introspect, nor the reverse.
+   */
+  replayDetection(iss: string, jti: string): string {
+    return this.record('ReplayDetection', createHash('sha256').update(`${iss}${jti}`).digest('base64url'));
   }
 
   grant(grantId: string): string {

@@ -126,6 +126,15 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
       if (this.model === 'ClientCredentials' && payload.clientId) indices.push([keys.clientTokens(payload.clientId), key]);
       if (this.model === 'Session' && payload.accountId) indices.push([keys.accountSessions(payload.accountId), key]);
 
+      if (this.model === 'ReplayDetection') {
+        // oidc-provider's ReplayDetection.unique() is find-then-save: two requests spending the same
+        // jti at once would both pass the find. The write itself is the check (SET NX), the same one
+        // the introspection endpoint makes (RedisStore.claimOnce), so a jti is spent once anywhere.
+        const claimed = await store.run(() => store.claimOnce(key, ttlMs ?? clockToleranceSeconds * 1000, stored));
+        if (!claimed) throw new errors.InvalidClientAuth('the JWT was already used (its jti is spent)');
+        return;
+      }
+
       const previous = this.model === 'Session' ? renamedFrom(id) : undefined;
       const lineage: Lineage = grantKey ? { kind: 'grant', key: grantKey } : previous ? { kind: 'rename', key: keys.record('Session', previous) } : { kind: 'own' };
       // An Interaction that carries a login (or a logged-in session) is the account's: it dies with

@@ -2,9 +2,9 @@ import type { Cluster, Result } from 'ioredis';
 import { TemporarilyUnavailable } from '../../src/errors/oauth-error.js';
 import type { RedisClient } from './connect.js';
 import { IdCipher } from './id-cipher.js';
-import { decodeRecord, payloadOf, TOMBSTONE } from './record-codec.js';
+import { decodeRecord, encodeRecord, payloadOf, TOMBSTONE } from './record-codec.js';
 import { RedisKeys } from './keys.js';
-import { FETCH, INDEX_ADD, RETIRE, STAMP_EPOCH, UPSERT, UPSERT_RECORD } from './scripts.js';
+import { CREATE_ACCOUNT, CREATE_ACCOUNT_HASH, DELETE_IF_EQUAL, FETCH, INDEX_ADD, RETIRE, STAMP_EPOCH, UPSERT, UPSERT_RECORD } from './scripts.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -14,6 +14,9 @@ declare module 'ioredis' {
     latchUpsertRecord(key: string, ...args: string[]): Result<string, Context>;
     latchRetire(key: string): Result<number, Context>;
     latchIndexAdd(key: string, member: string, expiresAt: string): Result<number, Context>;
+    latchCreateAccount(usernameKey: string, accountKey: string, sub: string, ...fields: string[]): Result<AccountCreation, Context>;
+    latchCreateAccountHash(accountKey: string, ...fields: string[]): Result<'created' | 'exists', Context>;
+    latchDeleteIfEqual(key: string, value: string): Result<number, Context>;
   }
 }
 
@@ -23,6 +26,9 @@ declare module 'ioredis' {
  * `resetIdentifier`), or its own previous version.
  */
 export type Lineage = { kind: 'grant'; key: string } | { kind: 'rename'; key: string } | { kind: 'own' };
+
+/** What creating an account did: created it, found its subject's hash (live or a tombstone), or found the username taken. */
+export type AccountCreation = 'created' | 'exists' | 'taken';
 
 export interface RecordWrite {
   key: string;
@@ -69,6 +75,9 @@ export class RedisStore {
     redis.defineCommand('latchUpsertRecord', { numberOfKeys: 1, lua: UPSERT_RECORD });
     redis.defineCommand('latchRetire', { numberOfKeys: 1, lua: RETIRE });
     redis.defineCommand('latchIndexAdd', { numberOfKeys: 1, lua: INDEX_ADD });
+    redis.defineCommand('latchCreateAccount', { numberOfKeys: 2, lua: CREATE_ACCOUNT });
+    redis.defineCommand('latchCreateAccountHash', { numberOfKeys: 1, lua: CREATE_ACCOUNT_HASH });
+    redis.defineCommand('latchDeleteIfEqual', { numberOfKeys: 1, lua: DELETE_IF_EQUAL });
   }
 
   /** Runs a Redis operation; any failure (down, timeout, refused) surfaces as TemporarilyUnavailable. */
@@ -227,6 +236,54 @@ export class RedisStore {
     const nodes = (this.redis as Cluster).nodes('master');
     const times = await Promise.allSettled(nodes.map((node) => node.time()));
     return Math.max(0, ...times.map((t) => (t.status === 'fulfilled' ? Number(t.value[0]) * 1000 + Math.floor(Number(t.value[1]) / 1000) : 0)));
+  }
+
+  /**
+   * Claims `key` once: true for the first caller, false for every later one until it expires
+   * (`SET NX PX`, atomic). The value is a record born now with `payload`, so the adapter's `find`
+   * of the same key sees the claim too (ReplayDetection: keys.replayDetection).
+   */
+  async claimOnce(key: string, ttlMs: number, payload: object): Promise<boolean> {
+    const value = encodeRecord({ t: String(Date.now()), c: '', a: '', k: '', g: '', s: '', p: JSON.stringify(payload) });
+    return (await this.redis.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+  }
+
+  /**
+   * Creates account `sub` (hash fields `fields`) and claims `username` for it, refusing an existing
+   * account hash (a deleted account's tombstone included). One script on one server; on a cluster
+   * the two keys live in different slots: the hash is created first (refusing an existing one),
+   * then the username claimed, and the new hash removed again if the username was taken.
+   */
+  async createAccount(username: string, sub: string, fields: Record<string, string>): Promise<AccountCreation> {
+    const accountKey = this.keys.account(sub);
+    const usernameKey = this.keys.username(username);
+    const pairs = Object.entries(fields).flat();
+    if (!this.clustered) return this.redis.latchCreateAccount(usernameKey, accountKey, sub, ...pairs);
+    if ((await this.redis.latchCreateAccountHash(accountKey, ...pairs)) === 'exists') return 'exists';
+    if ((await this.redis.set(usernameKey, sub, 'NX')) === 'OK') return 'created';
+    await this.redis.del(accountKey);
+    return 'taken';
+  }
+
+  /**
+   * Reduces account `sub` to its tombstone: `disabled` = 1, its revocation epochs and a `deleted`
+   * time (ms) stay, so nothing born before it comes back and the subject is never created again;
+   * profile, password, roles and the logins history go, and the username index if it still names
+   * this subject.
+   */
+  async tombstoneAccount(sub: string, username: string): Promise<void> {
+    const { redis, keys } = this;
+    const key = keys.account(sub);
+    await Promise.all([
+      // The hash and its logins list share the account's hash tag: one transaction, one slot.
+      redis
+        .multi()
+        .hdel(key, 'username', 'password', 'email', 'name', 'roles')
+        .hset(key, { disabled: '1', deleted: String(Date.now()) })
+        .del(keys.accountLogins(sub))
+        .exec(),
+      redis.latchDeleteIfEqual(keys.username(username), sub),
+    ]);
   }
 
   /** A record's payload (with its client restored), or undefined when absent. */

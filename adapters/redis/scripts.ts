@@ -248,3 +248,30 @@ local total = redis.call('INCRBY', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return total
 `;
+
+/**
+ * Creates an account and claims its username in one step (single server). KEYS[1] the username
+ * index, KEYS[2] the account hash; ARGV[1] the subject, then field/value pairs. An existing account
+ * hash, live or a deletion's tombstone, is never overwritten: a deleted subject stays deleted.
+ * Returns 'created', 'exists' (the account hash) or 'taken' (the username, by another subject).
+ */
+export const CREATE_ACCOUNT = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 'exists' end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 'taken' end
+redis.call('HSET', KEYS[2], unpack(ARGV, 2))
+return 'created'
+`;
+
+/** The cluster form's first step, on the account's slot: KEYS[1] the account hash, ARGV field/value pairs. */
+export const CREATE_ACCOUNT_HASH = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'exists' end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 'created'
+`;
+
+
+/** Deletes KEYS[1] only while it still holds ARGV[1] (a username reused by another subject stays theirs). */
+export const DELETE_IF_EQUAL = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;

@@ -2,6 +2,7 @@ import type { RedisStore } from '../../adapters/redis/redis-store.js';
 import type { AccountConfig } from '../config/schema.js';
 import { decoyHash, hashPassword, verifyPassword } from './password.js';
 
+
 export interface Account {
   sub: string;
   username: string;
@@ -55,24 +56,18 @@ export class AccountStore {
     return account && !account.disabled ? account : undefined;
   }
 
-  /** Creates the account unless the username is taken; returns whether it was created. */
+  /**
+   * Creates the account unless its subject already has an account hash (live, or the tombstone of
+   * a deleted account: a deleted subject is never re-created, by the seed or anyone) or the
+   * username is taken; returns whether it was created.
+   */
   async create(input: AccountConfig): Promise<boolean> {
-    const { keys } = this.#store;
     const sub = input.sub ?? input.username;
-    const claimed = await this.#store.run((redis) => redis.set(keys.username(input.username), sub, 'NX'));
-    if (claimed !== 'OK') return false;
+    // Cheap early answer for the common case (the seed at every start): no scrypt for nothing.
+    if (await this.#store.run((redis) => redis.exists(this.#store.keys.account(sub)))) return false;
     const password = await hashPassword(input.password);
-    await this.#store.run((redis) =>
-      redis.hset(keys.account(sub), {
-        username: input.username,
-        password,
-        email: input.email ?? '',
-        name: input.name ?? '',
-        roles: input.roles.join(' '),
-        disabled: '0',
-      }),
-    );
-    return true;
+    const fields = { username: input.username, password, email: input.email ?? '', name: input.name ?? '', roles: input.roles.join(' '), disabled: '0' };
+    return (await this.#store.run(() => this.#store.createAccount(input.username, sub, fields))) === 'created';
   }
 
   /** Replaces the account's roles; returns the previous ones. */
@@ -85,10 +80,14 @@ export class AccountStore {
     return previous ? previous.split(' ') : [];
   }
 
-  /** Deletes the account and its username; its tokens read as inactive from then on. */
+  /**
+   * Deletes the account, keeping a tombstone: the hash is reduced to `disabled` = 1, its revocation
+   * epochs and a `deleted` time (ms), so nothing born before stays alive and the subject is never
+   * seeded again; the username (free for an account with another subject), profile, password and
+   * login history go. Its tokens read as inactive from then on.
+   */
   async delete(account: Account): Promise<void> {
-    const { keys } = this.#store;
-    await this.#store.run((redis) => Promise.all([redis.del(keys.account(account.sub)), redis.del(keys.username(account.username))]));
+    await this.#store.run(() => this.#store.tombstoneAccount(account.sub, account.username));
   }
 
   async seed(accounts: readonly AccountConfig[]): Promise<number> {

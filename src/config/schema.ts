@@ -194,6 +194,10 @@ export const configSchema = z
       if (confidential && !client.client_secret) {
         ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_secret'], message: `required for ${client.token_endpoint_auth_method}` });
       }
+      if (!confidential && client.client_secret !== undefined) {
+        // A secret the client may not authenticate with is a secret that would still work somewhere.
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_secret'], message: `must not be set for ${client.token_endpoint_auth_method} (only client_secret_basic and client_secret_post clients authenticate with a secret)` });
+      }
       if (client.token_endpoint_auth_method === 'private_key_jwt' && !client.jwks) {
         ctx.addIssue({ code: 'custom', path: ['clients', i, 'jwks'], message: 'required for private_key_jwt' });
       }

@@ -27,6 +27,8 @@ import { rateLimit } from '../rate-limit/rate-limit.js';
 import { RateLimiter } from '../rate-limit/rate-limiter.js';
 import { RateLimits } from '../rate-limit/rate-limits.js';
 import { redisCounters } from '../rate-limit/redis-counters.js';
+import { ConfigError } from '../config/config-error.js';
+import { canonicalRoute, requestRoute } from './canonical-route.js';
 import { rfcErrorCodes } from './rfc-error-codes.js';
 import { errorHandler } from './error-handler.js';
 import { health } from './health.js';
@@ -34,14 +36,6 @@ import { LatchMetrics } from './metrics.js';
 import { requestLog } from './request-log.js';
 import { securityHeaders } from './security-headers.js';
 import { staticAssets } from './static-assets.js';
-
-export interface LatchOptions {
-  /**
-   * Serve `POST /introspect` with the lean handler (default). `false` leaves it to oidc-provider's
-   * own route: used by the differential test and the benchmark's stock reference.
-   */
-  leanIntrospection?: boolean;
-}
 
 export interface Latch {
   provider: Provider;
@@ -59,10 +53,13 @@ export interface Latch {
 
 /**
  * Assembles Latch: oidc-provider (itself a Koa app) with Latch's middleware in front of its routes.
- * Request order: log → error handler → security headers → health → rate limits → assets →
- * RFC error codes → admin API → devices page → interactions → oidc-provider's routes. `POST /introspect` goes to the lean handler first (its own rate limits, then Koa for rare cases).
+ * Every request's route is resolved once (src/http/canonical-route.ts). `POST /introspect` goes to
+ * the lean handler, which answers every introspection request itself; everything else to Koa:
+ * log → error handler → security headers → route gate (variants of a path: 404) → health → rate
+ * limits → assets → RFC error codes → admin API → devices page → interactions → oidc-provider's
+ * routes. Every grant or token oidc-provider kills (any route) is published from the adapter's hooks.
  */
-export function createLatch(config: LatchConfig, redis: RedisClient, logger: Logger, options: LatchOptions = {}): Latch {
+export function createLatch(config: LatchConfig, redis: RedisClient, logger: Logger): Latch {
   const store = new RedisStore(redis, config.secrets.tokenHashKey);
   const metrics = new LatchMetrics();
   store.onError = () => metrics.redisErrors.inc();
@@ -78,9 +75,16 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   const roles = new RolePolicy(config.file.roles);
   const travel = new TravelGuard(store, config.file.impossibleTravel);
   const introspector = new Introspector({ store, issuer: config.issuer, resourceServers, roles });
-  // Every grant or token oidc-provider kills (any route) is published from the adapter's hooks.
   const adapter = redisAdapterFactory(store, revocationHooks(revocations, logger));
-  const provider = new Provider(config.issuer, providerConfiguration({ config, accounts, resourceServers, adapter }));
+  const responder = new JwtResponder(config.secrets.jwks, config.issuer);
+  const introspectionSigningAlgs = responder.supported();
+  config.file.clients.forEach((client, i) => {
+    const alg = client.introspection_signed_response_alg;
+    if (alg && !introspectionSigningAlgs.includes(alg)) {
+      throw new ConfigError(`${config.configFile}: clients[${i}].introspection_signed_response_alg`, `LATCH_JWKS has no signing key for ${alg}`);
+    }
+  });
+  const provider = new Provider(config.issuer, providerConfiguration({ config, accounts, resourceServers, adapter, introspectionSigningAlgs }));
 
   if (config.trustedProxies > 0) {
     provider.proxy = true;
@@ -102,6 +106,7 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   provider.use(requestLog(logger, metrics));
   provider.use(errorHandler(logger));
   provider.use(securityHeaders(redirectOrigins));
+  provider.use(canonicalRoute);
   provider.use(health(store, metrics));
   provider.use(rateLimit(rateLimits));
   provider.use(staticAssets);
@@ -130,18 +135,19 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   });
 
   const koa = provider.callback() as unknown as Latch['callback'];
-  const latch = { provider, store, accounts, revocations, audit, introspector, metrics, rateLimits };
-  if (options.leanIntrospection === false) return { ...latch, callback: koa };
-
   const jwt = {
-    responder: new JwtResponder(config.secrets.jwks, config.issuer),
+    responder,
+    // RFC 9701 §6: "the default, if omitted, is RS256"; a deployment with no RSA key signs with the first alg it has.
+    defaultAlg: introspectionSigningAlgs.includes('RS256') ? 'RS256' : introspectionSigningAlgs[0],
     algs: new Map(config.file.clients.flatMap((c) => (c.introspection_signed_response_alg ? [[c.client_id, c.introspection_signed_response_alg] as const] : []))),
   };
-  const introspect = introspectionEndpoint(introspector, new ClientAuthenticator(config.file.clients), jwt, logger, metrics, rateLimits, koa);
+  const authenticator = new ClientAuthenticator(config.file.clients, { issuer: config.issuer, store });
+  const introspect = introspectionEndpoint(introspector, authenticator, jwt, logger, metrics, rateLimits);
   const callback: Latch['callback'] = (req, res) => {
-    const url = req.url ?? '';
-    if (req.method === 'POST' && (url === '/introspect' || url.startsWith('/introspect?'))) return introspect(req, res);
+    // On the resolved route, not on the string: a variant of the path is Koa's gate's to refuse.
+    const route = requestRoute(req);
+    if (req.method === 'POST' && route?.name === 'introspection' && route.exact) return introspect(req, res);
     return koa(req, res);
   };
-  return { ...latch, callback };
+  return { provider, store, accounts, revocations, audit, introspector, metrics, rateLimits, callback };
 }

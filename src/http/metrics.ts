@@ -1,12 +1,5 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
-/** Route label for a path: a small fixed set, so metrics never grow with ids or junk paths. */
-const ROUTES = ['/token', '/introspect', '/revoke', '/auth', '/interaction', '/account', '/admin', '/session', '/.well-known', '/jwks', '/me', '/healthz', '/readyz', '/metrics'];
-
-export function routeOf(path: string): string {
-  return ROUTES.find((r) => path === r || path.startsWith(`${r}/`)) ?? 'other';
-}
-
 /**
  * Prometheus metrics (prom-client) on a registry of Latch's own, served at GET /metrics:
  * request rate and latency per endpoint, introspection answers, revocations, rate-limit refusals,
@@ -62,8 +55,11 @@ export class LatchMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'latch_' });
   }
 
-  observe(path: string, method: string, status: number, seconds: number): void {
-    const route = routeOf(path);
+  /**
+   * Counts one request under its route's label (src/provider/routes.ts: a small fixed set, so
+   * metrics never grow with ids or junk paths; a path no route answers is 'other').
+   */
+  observe(route: string, method: string, status: number, seconds: number): void {
     this.requests.inc({ route, method, status: String(status) });
     this.latency.observe({ route }, seconds);
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Logger } from '../log/logger.js';
+import { routeLabel } from '../provider/routes.js';
 import type { LatchMetrics } from './metrics.js';
 
 /** Long base64url path segments are ids (interaction uids, session ids): log them as `:id`. */
@@ -24,7 +25,7 @@ export function requestLog(logger: Logger, metrics: LatchMetrics) {
       await next();
     } finally {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      metrics.observe(ctx.path, ctx.method, ctx.status, ms / 1000);
+      metrics.observe(routeLabel(ctx), ctx.method, ctx.status, ms / 1000);
       const level = ctx.status >= 500 ? 'warn' : 'debug';
       logger[level]({ reqId: id, method: ctx.method, path: loggablePath(ctx.path), status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
     }

@@ -1,6 +1,8 @@
 import type { Context, Next } from 'koa';
+import { routeName, type RouteName } from '../provider/routes.js';
 
-const ENDPOINTS = new Set(['/token', '/introspect', '/revoke']);
+/** oidc-provider's client-authenticated routes (introspection is Latch's own handler, RFC codes already). */
+const ENDPOINTS = new Set<RouteName | undefined>(['token', 'revocation']);
 
 interface Remap {
   description: string;
@@ -34,7 +36,7 @@ const REMAPS: Remap[] = [
 
 export async function rfcErrorCodes(ctx: Context, next: Next) {
   await next();
-  if (ctx.status !== 400 || !ENDPOINTS.has(ctx.path)) return;
+  if (ctx.status !== 400 || !ENDPOINTS.has(routeName(ctx))) return;
   const body = ctx.body as { error?: string; error_description?: string } | undefined;
   if (body?.error !== 'invalid_request') return;
   const remap = REMAPS.find((r) => r.description === body.error_description);

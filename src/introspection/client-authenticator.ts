@@ -1,11 +1,19 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { createLocalJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JSONWebKeySet } from 'jose';
+import type { RedisStore } from '../../adapters/redis/redis-store.js';
 import type { ClientConfig } from '../config/schema.js';
 import { InvalidClient, InvalidRequest } from '../errors/oauth-error.js';
+import { assertionProblem, ASSERTION_ALGS, CLOCK_TOLERANCE_SECONDS, JWT_BEARER } from '../provider/client-assertion.js';
 
-export type ClientCredentials =
-  | { kind: 'secret'; clientId: string; secret: string; method: 'client_secret_basic' | 'client_secret_post' }
-  /** Anything else (private_key_jwt, mTLS): handed to oidc-provider's own client authentication. */
-  | { kind: 'other' };
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+
+/** The client parameters of an introspection request (each present at most once: the endpoint checked). */
+export interface ClientParams {
+  client_id?: string;
+  client_secret?: string;
+  client_assertion?: string;
+  client_assertion_type?: string;
+}
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
@@ -16,15 +24,66 @@ function formDecode(value: string): string {
   return decodeURIComponent(value.replace(/\+/g, ' '));
 }
 
+const MISMATCH = 'the provided authentication mechanism does not match the registered client authentication method';
+
 /**
- * Reads the client credentials of a request the cheap way (no JWT, no lookup): HTTP Basic or
- * `client_secret_post`. Throws `invalid_request` for a malformed header, like oidc-provider.
+ * Client authentication of the introspection endpoint, for every method Latch advertises there
+ * (discovery's `introspection_endpoint_auth_methods_supported`): `client_secret_basic`,
+ * `client_secret_post` and `private_key_jwt`. A client authenticates only with its registered
+ * method's family (a secret for the secret methods, an assertion for private_key_jwt); public
+ * clients (`none`) cannot introspect. Anything else is 401 `invalid_client`.
+ *
+ * Secrets are compared in constant time against digests made once at start-up; a Basic header
+ * already verified is a Map lookup (a resource server sends the same one on every call).
+ * Assertions cost a signature check and one `SET NX` (their `jti` is single-use everywhere).
  */
-export function readCredentials(authorization: string | undefined, params: URLSearchParams): ClientCredentials | undefined {
-  if (params.has('client_assertion') || params.has('client_assertion_type')) return { kind: 'other' };
-  if (authorization) {
-    const [scheme, value] = authorization.split(' ');
-    if (scheme?.toLowerCase() !== 'basic' || !value) return { kind: 'other' };
+export class ClientAuthenticator {
+  readonly #secrets = new Map<string, Buffer>();
+  readonly #keys = new Map<string, ReturnType<typeof createLocalJWKSet>>();
+  readonly #methods = new Map<string, ClientConfig['token_endpoint_auth_method']>();
+  readonly #issuer: string;
+  readonly #store: RedisStore;
+  /**
+   * Credentials already verified (client id + secret → ok). Bounded; only successes are kept, so a
+   * wrong secret is always re-checked in constant time.
+   */
+  readonly #verified = new Map<string, string>();
+  static readonly MAX_VERIFIED = 1024;
+
+  constructor(clients: readonly ClientConfig[], options: { issuer: string; store: RedisStore }) {
+    this.#issuer = options.issuer;
+    this.#store = options.store;
+    for (const client of clients) {
+      this.#methods.set(client.client_id, client.token_endpoint_auth_method);
+      // The config schema allows a secret only on the secret methods, jwks for any.
+      if (client.client_secret) this.#secrets.set(client.client_id, digest(client.client_secret));
+      if (client.token_endpoint_auth_method === 'private_key_jwt' && client.jwks) {
+        this.#keys.set(client.client_id, createLocalJWKSet(client.jwks as JSONWebKeySet));
+      }
+    }
+  }
+
+  /** Returns the authenticated client id, or throws 400 `invalid_request` / 401 `invalid_client`. */
+  async authenticate(authorization: string | undefined, params: ClientParams): Promise<{ clientId: string; method: ClientAuthMethod }> {
+    const presented = [authorization !== undefined, params.client_secret !== undefined, params.client_assertion !== undefined].filter(Boolean).length;
+    if (presented > 1) throw new InvalidRequest('client authentication must only be provided using one mechanism');
+    if (authorization !== undefined) return { clientId: this.#secret(...this.#basic(authorization, params)), method: 'client_secret_basic' };
+    if (params.client_secret !== undefined) {
+      if (!params.client_id) throw new InvalidRequest('client_secret needs client_id');
+      return { clientId: this.#secret(params.client_id, params.client_secret), method: 'client_secret_post' };
+    }
+    if (params.client_assertion !== undefined) return { clientId: await this.#assertion(params), method: 'private_key_jwt' };
+    if (params.client_id !== undefined && this.#methods.has(params.client_id)) {
+      throw new InvalidClient('client authentication is required (public clients cannot introspect)');
+    }
+    throw new InvalidClient('client authentication is required');
+  }
+
+  #basic(authorization: string, params: ClientParams): [string, string] {
+    const [scheme, value, extra] = authorization.split(' ');
+    if (scheme?.toLowerCase() !== 'basic' || !value || extra !== undefined) {
+      throw new InvalidClient('unsupported Authorization header: use Basic (client_secret_basic)');
+    }
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 1) throw new InvalidRequest('invalid authorization header value format');
@@ -36,60 +95,65 @@ export function readCredentials(authorization: string | undefined, params: URLSe
     } catch {
       throw new InvalidRequest('client_id and client_secret in the authorization header are not properly encoded');
     }
-    if (params.has('client_id') && params.get('client_id') !== clientId) {
-      throw new InvalidRequest('mismatch in body and authorization client ids');
-    }
+    if (params.client_id !== undefined && params.client_id !== clientId) throw new InvalidRequest('mismatch in body and authorization client ids');
     if (!secret) throw new InvalidRequest('client_secret must be provided in the Authorization header');
-    return { kind: 'secret', clientId, secret, method: 'client_secret_basic' };
-  }
-  const clientId = params.get('client_id');
-  const secret = params.get('client_secret');
-  if (clientId && secret) return { kind: 'secret', clientId, secret, method: 'client_secret_post' };
-  if (clientId) return { kind: 'other' };
-  return undefined;
-}
-
-/**
- * Verifies client secrets in constant time against digests computed once at start-up
- * (secrets are static config), so authenticating a resource server costs one SHA-256.
- */
-export class ClientAuthenticator {
-  readonly #clients = new Map<string, Buffer>();
-  /**
-   * Credentials already verified (client id + secret → ok). A resource server sends the same
-   * Basic header on every call; after the first, it costs a Map lookup instead of a SHA-256.
-   * Bounded; only successes are kept, so a wrong secret is always re-checked in constant time.
-   */
-  readonly #verified = new Map<string, string>();
-  static readonly MAX_VERIFIED = 1024;
-
-  constructor(clients: readonly ClientConfig[]) {
-    for (const client of clients) {
-      if (client.client_secret) {
-        this.#clients.set(client.client_id, digest(client.client_secret));
-      }
-    }
+    return [clientId, secret];
   }
 
-  /** Whether this client authenticates with a shared secret (the lean path can serve it). */
-  usesSecret(clientId: string): boolean {
-    return this.#clients.has(clientId);
-  }
-
-  /**
-   * Returns the authenticated client id or throws 401 `invalid_client`. Either secret method is
-   * accepted for a secret client, as oidc-provider 9 does (the differential test pins this).
-   */
-  authenticate(credentials: Extract<ClientCredentials, { kind: 'secret' }>): string {
-    const memo = `${credentials.clientId}\0${credentials.secret}`;
+  #secret(clientId: string, secret: string): string {
+    const memo = `${clientId}\0${secret}`;
     const known = this.#verified.get(memo);
     if (known) return known;
-    const expected = this.#clients.get(credentials.clientId);
-    const presented = digest(credentials.secret);
+    const expected = this.#secrets.get(clientId);
+    const presented = digest(secret);
     const same = timingSafeEqual(presented, expected ?? presented);
+    if (!expected && this.#methods.has(clientId)) throw new InvalidClient(MISMATCH);
     if (!expected || !same) throw new InvalidClient();
     if (this.#verified.size >= ClientAuthenticator.MAX_VERIFIED) this.#verified.clear();
-    this.#verified.set(memo, credentials.clientId);
-    return credentials.clientId;
+    this.#verified.set(memo, clientId);
+    return clientId;
+  }
+
+  /** RFC 7523 §3 with Latch's rules (src/provider/client-assertion.ts). */
+  async #assertion(params: ClientParams): Promise<string> {
+    if (params.client_assertion_type === undefined) throw new InvalidRequest('client_assertion_type must be provided');
+    if (params.client_assertion_type !== JWT_BEARER) throw new InvalidRequest(`client_assertion_type must have value ${JWT_BEARER}`);
+    let sub: unknown;
+    try {
+      ({ sub } = decodeJwt(params.client_assertion!));
+    } catch {
+      throw new InvalidRequest('invalid client_assertion format');
+    }
+    if (typeof sub !== 'string' || !sub) throw new InvalidClient('sub (JWT subject) must be provided in the client_assertion JWT');
+    if (params.client_id !== undefined && params.client_id !== sub) throw new InvalidRequest('client_id mismatch');
+    const keys = this.#keys.get(sub);
+    if (!keys) throw new InvalidClient(this.#methods.has(sub) ? MISMATCH : undefined);
+
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(params.client_assertion!, keys, {
+        algorithms: ASSERTION_ALGS,
+        issuer: sub,
+        subject: sub,
+        requiredClaims: ['exp', 'jti'],
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      }));
+    } catch (err) {
+      const reason = err instanceof joseErrors.JOSEError ? err.message : 'invalid signature';
+      throw new InvalidClient(`the client assertion is invalid: ${reason}`);
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const problem = assertionProblem(payload, this.#issuer, now);
+    if (problem) throw new InvalidClient(problem);
+
+    // Single use, atomically, in oidc-provider's ReplayDetection key space: spent here, it is spent
+    // at /token too, and the reverse. Kept as long as oidc-provider keeps its own (exp + tolerance).
+    const exp = payload.exp! + CLOCK_TOLERANCE_SECONDS;
+    const { keys: redisKeys } = this.#store;
+    const fresh = await this.#store.run(() =>
+      this.#store.claimOnce(redisKeys.replayDetection(sub, String(payload.jti)), (exp - now + CLOCK_TOLERANCE_SECONDS) * 1000, { iat: now, exp, iss: sub }),
+    );
+    if (!fresh) throw new InvalidClient('client assertion tokens must only be used once');
+    return sub;
   }
 }

@@ -2,7 +2,7 @@ import type { RedisStore } from '../../adapters/redis/redis-store.js';
 import { decodeFetch, isRevoked, type FetchedRecord } from '../../adapters/redis/record-state.js';
 import type { RolePolicy } from '../accounts/role-policy.js';
 import type { ResourceServers } from '../provider/resource-servers.js';
-import { introspectionAllowed } from '../provider/token-policies.js';
+import { introspectionAccess } from '../provider/token-policies.js';
 
 /** The stored payload fields introspection reads (oidc-provider's token payload). */
 interface TokenPayload {
@@ -67,6 +67,9 @@ export interface IntrospectorOptions {
 
 type Account = FetchedRecord['account'];
 
+/** Who may see a token, and for which of its APIs (token-policies.ts); undefined: nobody. */
+type Access = (token: TokenPayload) => { apis: readonly string[] } | undefined;
+
 /** Live user claims an API may be configured to receive (`resourceServers[].claims`). */
 const CLAIMS: Record<string, (account: Account) => unknown> = {
   username: (a) => a.username || undefined,
@@ -77,10 +80,14 @@ const CLAIMS: Record<string, (account: Account) => unknown> = {
 };
 
 /**
- * The lean RFC 7662 decision, on the same records the adapter writes, in one Redis round trip.
- * Every rule below mirrors oidc-provider's own introspection (lib/actions/introspection.js and the
- * model `find`/`verify` it calls); test/introspection/differential.test.ts proves the answers
- * identical. Never throws for a bad token: an unusable token is simply `{"active":false}`.
+ * Latch's one RFC 7662 decision, on the same records the adapter writes, in one Redis round trip:
+ * every introspection answer comes from here (oidc-provider's own introspection is disabled).
+ * The validity rules are those of oidc-provider's models (`find`/`verify`: expiry with clock
+ * tolerance, consumed refresh tokens, session- and grant-bound tokens), plus Latch's: revocation
+ * epochs, deleted accounts, live roles (scope = granted ∩ allowed by the roles), and user claims
+ * released only to the token's API. test/introspection/conformance.test.ts checks every answer of
+ * a corpus against the RFCs and these rules. Never throws for a bad token: an unusable token is
+ * simply `{"active":false}`.
  */
 export class Introspector {
   readonly #store: RedisStore;
@@ -99,7 +106,7 @@ export class Introspector {
 
   /** Introspects `token` for the authenticated caller `callerId`. Redis failures propagate (503). */
   introspect(callerId: string, token: string, hint: string | null): Promise<IntrospectionResponse> {
-    return this.#lookup(token, hint, (t) => introspectionAllowed(this.#resourceServers, callerId, t));
+    return this.#lookup(token, hint, (t) => introspectionAccess(this.#resourceServers, callerId, t));
   }
 
   /**
@@ -107,10 +114,10 @@ export class Introspector {
    * if its audience is `audience`, exactly as a resource server registered for it would see it.
    */
   introspectForAudience(audience: string, token: string): Promise<IntrospectionResponse> {
-    return this.#lookup(token, 'access_token', (t) => [t.aud ?? []].flat().includes(audience));
+    return this.#lookup(token, 'access_token', (t) => ([t.aud ?? []].flat().includes(audience) ? { apis: [audience] } : undefined));
   }
 
-  async #lookup(token: string, hint: string | null, allowed: (token: TokenPayload) => boolean): Promise<IntrospectionResponse> {
+  async #lookup(token: string, hint: string | null, allowed: Access): Promise<IntrospectionResponse> {
     const order = candidates(hint);
     const { keys } = this.#store;
     const reply = await this.#store.run(() => this.#store.fetch(keys.recordKeys(order, token)));
@@ -119,7 +126,7 @@ export class Introspector {
     return this.#judge(order[record.index]!, record, allowed);
   }
 
-  #judge(kind: (typeof MODELS)[number], record: FetchedRecord, allowed: (token: TokenPayload) => boolean): IntrospectionResponse {
+  #judge(kind: (typeof MODELS)[number], record: FetchedRecord, allowed: Access): IntrospectionResponse {
     if (isRevoked(record)) return INACTIVE;
     let token: TokenPayload;
     try {
@@ -148,7 +155,8 @@ export class Introspector {
       if (grant.clientId !== token.clientId || grant.accountId !== token.accountId) return INACTIVE;
     }
 
-    if (!allowed(token)) return INACTIVE;
+    const access = allowed(token);
+    if (!access) return INACTIVE;
     // A deleted account's tokens die with it (its record is gone: no username).
     if (token.accountId && !record.account.username) return INACTIVE;
 
@@ -169,16 +177,18 @@ export class Introspector {
       cnf: constrained ? { ...(token['x5t#S256'] ? { 'x5t#S256': token['x5t#S256'] } : {}), ...(token.jkt ? { jkt: token.jkt } : {}) } : undefined,
       token_type: kind !== 'RefreshToken' ? (token.jkt ? 'DPoP' : 'Bearer') : undefined,
     });
-    if (token.accountId) {
+    // Live account data for the API, to its introspectors only: a client looking at its own token
+    // learns the RFC 7662 fields, never the user claims or roles meant for the API.
+    if (token.accountId && access.apis.length > 0) {
       body.roles = roles;
-      this.#releaseClaims(body, token, record.account);
+      this.#releaseClaims(body, access.apis, record.account);
     }
     return body as IntrospectionResponse;
   }
 
-  /** The user claims the token's API is configured to receive, read live from the account. */
-  #releaseClaims(body: Record<string, unknown>, token: TokenPayload, account: Account): void {
-    for (const aud of [token.aud ?? []].flat()) {
+  /** The user claims the caller's APIs are configured to receive, read live from the account. */
+  #releaseClaims(body: Record<string, unknown>, apis: readonly string[], account: Account): void {
+    for (const aud of apis) {
       for (const claim of this.#resourceServers.get(aud)?.claims ?? []) {
         const value = CLAIMS[claim]?.(account);
         if (value !== undefined) body[claim] = value;

@@ -1,31 +1,25 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
-import { decodeProtectedHeader } from 'jose';
 import { InvalidClient, InvalidRequest, OAuthError, TemporarilyUnavailable } from '../errors/oauth-error.js';
 import { BodyTooLarge, readBody } from '../http/request-body.js';
 import type { LatchMetrics } from '../http/metrics.js';
 import type { Logger } from '../log/logger.js';
 import type { RateLimits } from '../rate-limit/rate-limits.js';
 import { TooManyRequests } from '../rate-limit/too-many-requests.js';
-import { readCredentials, type ClientAuthenticator } from './client-authenticator.js';
+import type { ClientAuthenticator, ClientParams } from './client-authenticator.js';
 import type { Introspector } from './introspect.js';
 import type { JwtResponder } from './jwt-response.js';
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** oidc-provider's own body limit for this endpoint, kept so both paths accept the same requests. */
 const BODY_LIMIT = 56 * 1024;
-const PARAMS = ['token', 'token_type_hint', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type'];
+const FORM = 'application/x-www-form-urlencoded';
+const JWT_TYPE = 'application/token-introspection+jwt';
+/** Every parameter this endpoint reads: each may appear once (RFC 6749 §3.1). */
+const PARAMS = ['token', 'token_type_hint', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type'] as const;
+type Params = Partial<Record<(typeof PARAMS)[number], string>>;
 const HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
-
-function isStructured(token: string): boolean {
-  if (!token.includes('.')) return false;
-  try {
-    return !!decodeProtectedHeader(token);
-  } catch {
-    return false;
-  }
-}
+const CHALLENGE = { 'www-authenticate': 'Basic realm="latch"' };
 
 function send(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
   const json = JSON.stringify(body);
@@ -33,22 +27,57 @@ function send(res: ServerResponse, status: number, body: unknown, extra: Record<
   res.end(json);
 }
 
-/**
- * `POST /introspect`, the hot path, served without Koa: parse the form, authenticate the resource
- * server with its secret (constant time), one Redis round trip, write JSON (or a signed JWT,
- * RFC 9701, for callers that registered an algorithm and ask for it). Rate limits (per address,
- * then per authenticated client) are checked in memory first: they add no Redis command here.
- *
- * Anything rarer goes to oidc-provider's own introspection (same path, same base answers, without
- * the live roles and claims): private_key_jwt/mTLS callers, repeated parameters, structured tokens
- * and non-form bodies. A body already read is handed over in `req.body`, which oidc-provider accepts.
- */
-export interface JwtResponses {
-  responder: JwtResponder;
-  /** client_id → introspection_signed_response_alg, for clients that registered one. */
-  algs: ReadonlyMap<string, string>;
+/** The media type of a Content-Type header, lower-cased (RFC 9110 §8.3.1: case-insensitive), without parameters. */
+function mediaType(header: string | undefined): string {
+  const semicolon = header?.indexOf(';') ?? -1;
+  return (semicolon < 0 ? (header ?? '') : header!.slice(0, semicolon)).trim().toLowerCase();
 }
 
+/**
+ * Whether the caller asks for a signed answer (RFC 9701 §4): `application/token-introspection+jwt`
+ * in Accept with a non-zero weight, at least as preferred as JSON.
+ */
+export function wantsJwt(accept: string | undefined): boolean {
+  if (!accept?.toLowerCase().includes(JWT_TYPE)) return false;
+  let jwt = 0;
+  let json = 0;
+  for (const range of accept.toLowerCase().split(',')) {
+    const [type, ...parameters] = range.split(';').map((part) => part.trim());
+    const q = parameters.find((p) => p.startsWith('q='));
+    const weight = q === undefined ? 1 : Number(q.slice(2));
+    if (type === JWT_TYPE) jwt = Math.max(jwt, Number.isFinite(weight) ? weight : 0);
+    else if (type === 'application/json') json = Math.max(json, Number.isFinite(weight) ? weight : 0);
+  }
+  return jwt > 0 && jwt >= json;
+}
+
+/** The form's parameters; a repeated one is an `invalid_request` naming it (RFC 6749 §3.1). */
+function readParams(raw: Buffer): Params {
+  const parsed = parseQuery(raw.toString('utf8'));
+  const params: Params = {};
+  for (const name of PARAMS) {
+    const value = parsed[name];
+    if (Array.isArray(value)) throw new InvalidRequest(`parameter '${name}' must not be provided twice (RFC 6749 §3.1)`);
+    if (value !== undefined) params[name] = value;
+  }
+  return params;
+}
+
+export interface JwtResponses {
+  responder: JwtResponder;
+  /** client_id → introspection_signed_response_alg, for clients that registered one (Latch's config). */
+  algs: ReadonlyMap<string, string>;
+  /** For callers that registered none: RS256 (RFC 9701 §6), unless Latch has no RSA key. */
+  defaultAlg: string | undefined;
+}
+
+/**
+ * `POST /introspect` (RFC 7662), served without Koa, for every request the route gate resolves to
+ * it: parse the form, authenticate the client by any method Latch advertises, one Redis round trip,
+ * write JSON, or a signed JWT (RFC 9701) when asked. Rate limits (per address, then per
+ * authenticated client) are checked in memory: they add no Redis command here. Nothing is handed to
+ * a second implementation: every answer comes from `Introspector`.
+ */
 export function introspectionEndpoint(
   introspector: Introspector,
   authenticator: ClientAuthenticator,
@@ -56,7 +85,6 @@ export function introspectionEndpoint(
   logger: Logger,
   metrics: LatchMetrics,
   limits: RateLimits,
-  fallback: Listener,
 ): Listener {
   function observe(started: bigint, status: number): void {
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
@@ -64,72 +92,56 @@ export function introspectionEndpoint(
     if (logger.isLevelEnabled('debug')) logger.debug({ method: 'POST', path: '/introspect', status, ms }, 'request');
   }
 
-  /** oidc-provider's route, for a request whose address is counted already. */
-  const handOver: Listener = (req, res) => {
-    limits.handedOver(req);
-    fallback(req, res);
-  };
-
-  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = process.hrtime.bigint();
-    // Before anything else, also for requests handed to oidc-provider's route.
-    const refusal = limits.admitAddress('introspection', limits.addressOf(req));
-    if (refusal) {
-      send(res, refusal.status, refusal.toJSON(), refusal.headers());
-      return observe(started, refusal.status);
+  async function answer(req: IncomingMessage, res: ServerResponse): Promise<number> {
+    // RFC 7662 §2.1: the request is a form post. Media types are case-insensitive (RFC 9110 §8.3.1).
+    if (mediaType(req.headers['content-type']) !== FORM) {
+      throw new InvalidRequest(`the request body must be ${FORM} (RFC 7662 §2.1)`);
     }
-    const accept = req.headers.accept;
-    const type = req.headers['content-type'];
-    if (!type?.startsWith('application/x-www-form-urlencoded')) return handOver(req, res);
-    const wantsJwt = !!accept?.includes('application/token-introspection+jwt');
     let raw: Buffer;
     try {
       raw = await readBody(req, BODY_LIMIT);
     } catch (err) {
-      if (err instanceof BodyTooLarge) return send(res, 400, new InvalidRequest('failed to parse the request body'), { connection: 'close' });
+      if (err instanceof BodyTooLarge) {
+        res.setHeader('connection', 'close');
+        throw new InvalidRequest('failed to parse the request body');
+      }
       throw err;
     }
-    const parsed = parseQuery(raw.toString('utf8'));
-    const params = new URLSearchParams();
-    for (const name of PARAMS) {
-      const value = parsed[name];
-      if (Array.isArray(value)) {
-        (req as IncomingMessage & { body?: Buffer }).body = raw;
-        return handOver(req, res);
-      }
-      if (value !== undefined) params.set(name, value);
+    const params = readParams(raw);
+    const { clientId: callerId } = await authenticator.authenticate(req.headers.authorization, params as ClientParams);
+    // Only now, authenticated: naming a client does not spend its budget.
+    const overBudget = limits.admitClient('introspection', callerId);
+    if (overBudget) throw overBudget;
+    const { token } = params;
+    if (!token) throw new InvalidRequest("missing required parameter 'token'");
+    // Latch issues opaque tokens only: a JWT-looking value is looked up like any other (and unknown).
+    const result = await introspector.introspect(callerId, token, params.token_type_hint ?? null);
+    metrics.introspections.inc({ result: result.active ? 'active' : 'inactive' });
+    // RFC 9701 §5: signed with the caller's registered alg; "the default, if omitted, is RS256" (§6).
+    const alg = wantsJwt(req.headers.accept) ? (jwt.algs.get(callerId) ?? jwt.defaultAlg) : undefined;
+    if (!alg) {
+      send(res, 200, result);
+      return 200;
     }
+    const signed = await jwt.responder.sign(result, callerId, alg);
+    res.writeHead(200, { ...HEADERS, 'content-type': `${JWT_TYPE}; charset=utf-8`, 'content-length': Buffer.byteLength(signed) });
+    res.end(signed);
+    return 200;
+  }
 
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
     let status = 200;
     try {
-      const credentials = readCredentials(req.headers.authorization, params);
-      if (!credentials) {
-        status = 401;
-        return send(res, 401, { error: 'invalid_client', error_description: 'client authentication is required' }, { 'www-authenticate': 'Basic realm="latch"' });
-      }
-      const token = params.get('token');
-      if (credentials.kind === 'other' || (token && isStructured(token))) {
-        (req as IncomingMessage & { body?: Buffer }).body = raw;
-        return handOver(req, res);
-      }
-      const callerId = authenticator.authenticate(credentials);
-      // Only now, authenticated: naming a client does not spend its budget.
-      const overBudget = limits.admitClient('introspection', callerId);
-      if (overBudget) throw overBudget;
-      if (!token) throw new InvalidRequest("missing required parameter 'token'");
-      const answer = await introspector.introspect(callerId, token, params.get('token_type_hint'));
-      metrics.introspections.inc({ result: answer.active ? 'active' : 'inactive' });
-      const alg = wantsJwt ? jwt.algs.get(callerId) : undefined;
-      if (!alg) return send(res, 200, answer);
-      // RFC 9701 §5: signed when the caller asks for it and registered an algorithm.
-      const signed = await jwt.responder.sign(answer, callerId, alg);
-      res.writeHead(200, { ...HEADERS, 'content-type': 'application/token-introspection+jwt; charset=utf-8', 'content-length': Buffer.byteLength(signed) });
-      res.end(signed);
+      const refusal = limits.admitAddress('introspection', limits.addressOf(req));
+      if (refusal) throw refusal;
+      status = await answer(req, res);
     } catch (err) {
       const error = err instanceof OAuthError ? err : new TemporarilyUnavailable(undefined, { cause: err });
       status = error.status;
       if (status >= 500) logger.warn({ path: '/introspect', error: error.error, cause: String((error.cause as Error)?.message ?? '') }, 'introspection failed');
-      const headers = error instanceof InvalidClient ? { 'www-authenticate': 'Basic realm="latch"' } : error instanceof TooManyRequests ? error.headers() : {};
+      // RFC 6749 §5.2: a 401 invalid_client carries a challenge for the scheme the client can use.
+      const headers = error instanceof InvalidClient ? CHALLENGE : error instanceof TooManyRequests ? error.headers() : {};
       send(res, status, error.toJSON(), headers);
     } finally {
       observe(started, status);

@@ -1,9 +1,11 @@
 import { importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
 
+/** The JWS algorithms Latch can sign introspection responses with, given a key for each. */
+export const RESPONSE_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+
 /**
- * RFC 9701 signed introspection responses, in oidc-provider's shape (so both paths answer alike):
- * header `typ: token-introspection+jwt`, claims `iss`, `aud` (the caller), `iat` and
- * `token_introspection` (the JSON answer).
+ * RFC 9701 signed introspection responses: header `typ: token-introspection+jwt`, claims `iss`,
+ * `aud` (the caller), `iat` and `token_introspection` (the JSON answer).
  */
 export class JwtResponder {
   readonly #keys: JWK[];
@@ -15,11 +17,20 @@ export class JwtResponder {
     this.#issuer = issuer;
   }
 
+  #jwk(alg: string): JWK | undefined {
+    const family = alg.startsWith('ES') ? 'EC' : alg === 'EdDSA' ? 'OKP' : 'RSA';
+    return this.#keys.find((k) => (k.alg ? k.alg === alg : k.kty === family) && k.use !== 'enc');
+  }
+
+  /** The algorithms of RESPONSE_ALGS this key set can sign with (discovery, config checks). */
+  supported(): string[] {
+    return RESPONSE_ALGS.filter((alg) => this.#jwk(alg));
+  }
+
   #key(alg: string) {
     let found = this.#imported.get(alg);
     if (!found) {
-      const family = alg.startsWith('ES') ? 'EC' : alg === 'EdDSA' ? 'OKP' : 'RSA';
-      const jwk = this.#keys.find((k) => (k.alg ? k.alg === alg : k.kty === family) && k.use !== 'enc');
+      const jwk = this.#jwk(alg);
       if (!jwk) throw new Error(`no signing key for ${alg}`);
       found = importJWK(jwk, alg).then((key) => ({ key, kid: jwk.kid }));
       this.#imported.set(alg, found);

@@ -1,4 +1,4 @@
-import type { Configuration, ClientMetadata, KoaContextWithOIDC, Account as OidcAccount } from 'oidc-provider';
+import type { Configuration, ClientMetadata, KoaContextWithOIDC, Account as OidcAccount, SigningAlgorithm } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { AccountStore } from '../accounts/account-store.js';
 import type { LatchConfig } from '../config/load.js';
@@ -6,8 +6,19 @@ import type { ClientConfig } from '../config/schema.js';
 import { ACCOUNT_CLIENT_ID } from '../interactions/account-routes.js';
 import { errorPage, logoutPage, messagePage } from '../interactions/views.js';
 import { clientCredentialsScopes, refuseUngrantableScopes } from './client-credentials-scope.js';
+import { assertionProblem, ASSERTION_ALGS, CLOCK_TOLERANCE_SECONDS } from './client-assertion.js';
 import type { ResourceServers } from './resource-servers.js';
-import { introspectionAllowed, revocationAllowed } from './token-policies.js';
+import { ENDPOINT_PATHS } from './routes.js';
+import { revocationAllowed } from './token-policies.js';
+
+/**
+ * The client authentication methods Latch can register (the config schema's
+ * `token_endpoint_auth_method`) and verify: at /token and /revoke through oidc-provider, at
+ * /introspect in Latch's own handler, which accepts all but `none`. No `client_secret_jwt`: no
+ * client has a secret to sign with.
+ */
+const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
+const INTROSPECTION_AUTH_METHODS = CLIENT_AUTH_METHODS.filter((m) => m !== 'none');
 
 /** OIDC scopes Latch understands; API scopes come from the resource servers. */
 const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email'];
@@ -25,9 +36,6 @@ function clientMetadata(client: ClientConfig): ClientMetadata {
     post_logout_redirect_uris: client.post_logout_redirect_uris,
     ...(client.scope ? { scope: client.scope } : {}),
     ...(client.jwks ? { jwks: client.jwks as ClientMetadata['jwks'] } : {}),
-    ...(client.introspection_signed_response_alg
-      ? { introspection_signed_response_alg: client.introspection_signed_response_alg }
-      : {}),
   };
 }
 
@@ -36,10 +44,12 @@ interface Dependencies {
   accounts: AccountStore;
   resourceServers: ResourceServers;
   adapter: Configuration['adapter'];
+  /** The algorithms Latch signs RFC 9701 introspection responses with (the keys it has). */
+  introspectionSigningAlgs: readonly string[];
 }
 
 /** The whole oidc-provider configuration, derived from Latch's config. */
-export function providerConfiguration({ config, accounts, resourceServers, adapter }: Dependencies): Configuration {
+export function providerConfiguration({ config, accounts, resourceServers, adapter, introspectionSigningAlgs }: Dependencies): Configuration {
   const { file, secrets } = config;
   const knownScopes = new Set([...OIDC_SCOPES, ...resourceServers.scopes()]);
 
@@ -92,14 +102,34 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
     // S256 for every client, confidential or public (RFC 9700 §2.1.1).
     pkce: { required: () => true },
     rotateRefreshToken: true,
-    routes: { introspection: '/introspect', revocation: '/revoke' },
+    routes: { ...ENDPOINT_PATHS },
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
+    enabledJWA: { clientAuthSigningAlgValues: ASSERTION_ALGS as SigningAlgorithm[] },
+    clientAuthMethods: CLIENT_AUTH_METHODS,
+    // Latch's assertion rules (audience = the issuer, bounded lifetime) at /token and /revoke too.
+    assertJwtClientAuthClaimsAndHeader: async (_ctx, claims) => {
+      const problem = assertionProblem(claims, config.issuer);
+      if (problem) throw new errors.InvalidClientAuth(problem);
+    },
+    // The introspection endpoint is Latch's own (src/introspection/): oidc-provider's is disabled,
+    // so Latch advertises it (RFC 8414 §2), and the methods /revoke accepts, which oidc-provider omits.
+    discovery: {
+      claim_types_supported: ['normal'],
+      introspection_endpoint: `${config.issuer}${ENDPOINT_PATHS.introspection}`,
+      introspection_endpoint_auth_methods_supported: INTROSPECTION_AUTH_METHODS,
+      introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
+      introspection_signing_alg_values_supported: [...introspectionSigningAlgs],
+      revocation_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+      revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
+    },
     clientDefaults: { id_token_signed_response_alg: 'RS256' },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true, allowedPolicy: (_ctx, client, token) => introspectionAllowed(resourceServers, client.clientId, token as { clientId?: string; aud?: string }) },
-      jwtIntrospection: { enabled: true },
+      // One introspection decision: Latch's (src/introspection/introspect.ts), for every caller.
+      introspection: { enabled: false },
+      jwtIntrospection: { enabled: false },
       revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => revocationAllowed(client, token) },
       rpInitiatedLogout: {
         enabled: true,

@@ -13,15 +13,20 @@ function audiences(aud: string | string[] | undefined): string[] {
  * RFC 7662 §4: the server decides who may learn about a token. A caller sees a token as active
  * only if it is the client the token was issued to, or a resource server registered (in config)
  * for one of the token's audiences. Anything else gets `{"active":false}`, which tells nothing.
+ *
+ * Returns undefined when the caller may not see the token, else the audiences it introspects for
+ * (empty for a client looking at its own token): user data meant for an API (its configured claims
+ * and the account's live roles) is released only to that API's introspectors, for that API.
  */
-export function introspectionAllowed(
+export function introspectionAccess(
   resourceServers: ResourceServers,
   callerId: string,
   token: { clientId?: string; aud?: string | string[] },
-): boolean {
-  if (token.clientId === callerId) return true;
+): { apis: string[] } | undefined {
   const mine = resourceServers.introspectableBy(callerId);
-  return audiences(token.aud).some((aud) => mine.has(aud));
+  const apis = audiences(token.aud).filter((aud) => mine.has(aud));
+  if (apis.length === 0 && token.clientId !== callerId) return undefined;
+  return { apis };
 }
 
 /**

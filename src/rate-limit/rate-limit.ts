@@ -1,13 +1,17 @@
 import type { Context, Next } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import { routeName, type RouteName } from '../provider/routes.js';
 import type { RateLimits } from './rate-limits.js';
 import type { RateLimitedEndpoint, TooManyRequests } from './too-many-requests.js';
 
-/** oidc-provider's routes that are limited (routes in src/provider/configuration.ts). */
-const ROUTES = new Map<string, Exclude<RateLimitedEndpoint, 'login'>>([
-  ['/token', 'token'],
-  ['/revoke', 'revocation'],
-  ['/introspect', 'introspection'],
+/**
+ * oidc-provider's routes that are limited, by the route the gate resolved (src/http/canonical-route.ts),
+ * never by spelling: a variant of a path is refused before it gets here. Introspection never reaches
+ * Koa: its lean handler applies the same policy itself.
+ */
+const ROUTES = new Map<RouteName | undefined, Exclude<RateLimitedEndpoint, 'login'>>([
+  ['token', 'token'],
+  ['revocation', 'revocation'],
 ]);
 
 /** Errors oidc-provider answers before or during client authentication: the client was not proven. */
@@ -33,9 +37,9 @@ export function refuse(ctx: Context, refusal: TooManyRequests): void {
 }
 
 /**
- * Rate limits on oidc-provider's token, revocation and introspection routes (the lean
- * introspection handler applies the same policy itself, before Koa), and per address on the
- * admin API (whose routes count their authenticated client).
+ * Rate limits on oidc-provider's token and revocation routes (the lean introspection handler
+ * applies the same policy itself, without Koa), and per address on the admin API (whose routes
+ * count their authenticated client).
  *
  * Before the route: the caller's address is counted, and the client a Basic header names is
  * refused if its budget is already spent (checked, not counted: the header is not proven yet).
@@ -47,14 +51,15 @@ export function refuse(ctx: Context, refusal: TooManyRequests): void {
  */
 export function rateLimit(limits: RateLimits) {
   return async function limitRate(ctx: Context, next: Next) {
-    if (ctx.path === '/admin' || ctx.path.startsWith('/admin/')) {
+    const route = routeName(ctx);
+    if (route === 'admin') {
       // Per address here; per client in the admin routes, once its bearer token is verified.
       const refusal = limits.admitAddress('admin', ctx.ip);
       return refusal ? refuse(ctx, refusal) : next();
     }
-    const endpoint = ctx.method === 'POST' ? ROUTES.get(ctx.path) : undefined;
+    const endpoint = ctx.method === 'POST' ? ROUTES.get(route) : undefined;
     if (!endpoint) return next();
-    const refusal = limits.admitAddress(endpoint, ctx.ip, ctx.req) ?? limits.checkClient(endpoint, basicClientId(ctx.get('authorization') || undefined));
+    const refusal = limits.admitAddress(endpoint, ctx.ip) ?? limits.checkClient(endpoint, basicClientId(ctx.get('authorization') || undefined));
     if (refusal) return refuse(ctx, refusal);
     await next();
     const client = (ctx as unknown as KoaContextWithOIDC).oidc?.client;

@@ -24,8 +24,6 @@ export class RateLimits {
   readonly #policy: RateLimitsConfig;
   readonly #trustedProxies: number;
   readonly #metrics: LatchMetrics;
-  /** Requests whose address the lean introspection handler counted before handing them to Koa. */
-  readonly #addressCounted = new WeakSet<IncomingMessage>();
 
   constructor(limiter: RateLimiter, policy: RateLimitsConfig, options: RateLimitsOptions) {
     this.limiter = limiter;
@@ -39,20 +37,11 @@ export class RateLimits {
     return clientAddress(req, this.#trustedProxies);
   }
 
-  /**
-   * Counts a request from `ip` (every request, whatever its outcome) or refuses it. A `req` the lean
-   * introspection handler already counted (see `handedOver`) is not counted again.
-   */
-  admitAddress(endpoint: RateLimitedEndpoint, ip: string, req?: IncomingMessage): TooManyRequests | undefined {
-    if (req && this.#addressCounted.has(req)) return undefined;
+  /** Counts a request from `ip` (every request, whatever its outcome) or refuses it. */
+  admitAddress(endpoint: RateLimitedEndpoint, ip: string): TooManyRequests | undefined {
     const limit = this.#policy[endpoint].perAddress;
     if (limit === 0) return undefined;
     return this.#refuse(endpoint, 'address', this.limiter.take(`${endpoint}:address`, addressBucket(ip), limit));
-  }
-
-  /** Marks a request whose address was counted before it was handed on to Koa. */
-  handedOver(req: IncomingMessage): void {
-    this.#addressCounted.add(req);
   }
 
   /** Refuses a request naming a client whose budget is spent, without counting it (not proven yet). */

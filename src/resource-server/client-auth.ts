@@ -28,7 +28,7 @@ function defaultAlg(key: PrivateKeyJwt['privateKey']): string {
  * Returns a function producing the client authentication of one request.
  * client_secret_basic: RFC 6749 §2.3.1 form-encodes id and secret before base64.
  * private_key_jwt: a fresh one-minute assertion per request (RFC 7523 §3; Latch rejects a reused
- * `jti`), with `aud` = the issuer, else the introspection endpoint.
+ * `jti`), with `aud` = the issuer identifier, the only audience Latch accepts (RFC 9700 §2.6).
  */
 export function clientAuthentication(client: ClientAuthOptions): (audience: string) => Promise<ClientCredentials> {
   if (client.method !== 'private_key_jwt') {

@@ -4,7 +4,7 @@ import type { HttpClient } from './http-client.js';
 export interface Endpoint {
   /** Where to POST tokens (RFC 7662 §2). */
   introspection: string;
-  /** The audience of private_key_jwt assertions: the issuer when known, else the endpoint. */
+  /** The audience of private_key_jwt assertions: the issuer (options require it for that method). */
   assertionAudience: string;
 }
 

@@ -139,12 +139,18 @@ export function resolveOptions(options: ResourceServerOptions): ResolvedOptions 
   const insecure = options.allowInsecureHttp === true;
   if (!options.issuer && !options.introspectionEndpoint) throw new TypeError('one of issuer or introspectionEndpoint is required');
   const audience = nonEmpty(options.audience, 'audience');
+  const client = clientAuth(options.client);
+  // The assertion's aud must be Latch's issuer identifier (RFC 7523bis, RFC 9700): Latch refuses an
+  // endpoint URL there, so the issuer must be known even when the endpoint is given directly.
+  if (client.method === 'private_key_jwt' && !options.issuer) {
+    throw new TypeError('issuer is required with client.method "private_key_jwt": client assertions are addressed to the issuer (aud), also when introspectionEndpoint is given');
+  }
   const realm = options.realm ?? audience;
   if (typeof realm !== 'string' || !isValidRealm(realm)) throw new TypeError('realm must be printable ASCII without " or \\');
   return {
     issuer: options.issuer === undefined ? undefined : url(options.issuer, 'issuer', insecure),
     introspectionEndpoint: options.introspectionEndpoint === undefined ? undefined : url(options.introspectionEndpoint, 'introspectionEndpoint', insecure),
-    client: clientAuth(options.client),
+    client,
     audience,
     realm,
     timeoutMs: positiveInt(options.timeoutMs, 'timeoutMs', 3000),

@@ -109,7 +109,7 @@ export class ResourceServer {
 
   #resolveEndpoint(): Promise<Endpoint> {
     const { introspectionEndpoint, issuer } = this.options;
-    if (introspectionEndpoint) return Promise.resolve({ introspection: introspectionEndpoint, assertionAudience: issuer ?? introspectionEndpoint });
+    if (introspectionEndpoint) return Promise.resolve({ introspection: introspectionEndpoint, assertionAudience: issuer ?? '' });
     // Discovered once; a failed discovery is forgotten so the next request tries again.
     this.#endpoint ??= discover(this.#http, issuer!).catch((err: unknown) => {
       this.#endpoint = undefined;

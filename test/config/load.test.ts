@@ -43,6 +43,8 @@ describe('config file validation', () => {
     [{ ...minimal, clients: [{ ...minimal.clients[0], client_secret: 'short' }] }, 'clients[0].client_secret', /at least 32/],
     [{ ...minimal, clients: [{ ...minimal.clients[0], client_secret: undefined }] }, 'clients[0].client_secret', /required for client_secret_basic/],
     [{ ...minimal, clients: [{ ...minimal.clients[0], resources: ['https://nope.test'] }] }, 'clients[0].resources[0]', /no resource server/],
+    [{ ...minimal, clients: [{ ...minimal.clients[0], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [] } }] }, 'clients[0].client_secret', /must not be set for private_key_jwt/],
+    [{ ...minimal, clients: [{ ...minimal.clients[0], token_endpoint_auth_method: 'none', grant_types: [] }] }, 'clients[0].client_secret', /must not be set for none/],
     [{ ...minimal, clients: [{ ...minimal.clients[0], grant_types: ['password'] }] }, 'clients[0].grant_types[0]', /Invalid option/],
     [{ ...minimal, resourceServers: [{ ...minimal.resourceServers[0], audience: 'not a url' }] }, 'resourceServers[0].audience', /absolute URI/],
     [{ ...minimal, resourceServers: [{ ...minimal.resourceServers[0], introspectors: ['ghost'] }] }, 'resourceServers[0].introspectors[0]', /no client/],

@@ -1,3 +1,4 @@
+import { exportJWK, generateKeyPair } from 'jose';
 import { claimCheck, createResourceServer, requireRole, requireScopes, type ResourceServerOptions } from 'latch/resource-server';
 
 const valid: ResourceServerOptions = {
@@ -25,6 +26,13 @@ describe('options are checked at creation (TypeError naming the option)', () => 
   ])('%s', (_name, options, message) => {
     expect(create(options)).toThrow(TypeError);
     expect(create(options)).toThrow(message);
+  });
+
+  it('requires issuer for private_key_jwt even with introspectionEndpoint: assertions are addressed to the issuer', async () => {
+    const privateKey = await exportJWK((await generateKeyPair('ES256', { extractable: true })).privateKey);
+    const options = { ...valid, issuer: undefined, introspectionEndpoint: 'https://latch.example/introspect', client: { method: 'private_key_jwt', clientId: 'x', privateKey } };
+    expect(create(options)).toThrow(TypeError);
+    expect(create(options)).toThrow('issuer is required with client.method "private_key_jwt": client assertions are addressed to the issuer (aud), also when introspectionEndpoint is given');
   });
 
   it('accepts plain http for loopback, or anywhere with allowInsecureHttp', async () => {

@@ -5,7 +5,7 @@ import type { RedisTarget } from '../../src/config/redis-target.js';
 import { openRedis } from '../../adapters/redis/connect.js';
 import type { LatchConfig } from '../../src/config/load.js';
 import type { LatchFileConfig } from '../../src/config/schema.js';
-import { createLatch, type Latch, type LatchOptions } from '../../src/http/app.js';
+import { createLatch, type Latch } from '../../src/http/app.js';
 import { createLogger } from '../../src/log/logger.js';
 import { testConfig } from './test-config.js';
 
@@ -23,7 +23,7 @@ export interface TestLatch extends Latch {
   close(): Promise<void>;
 }
 
-export interface StartOptions extends LatchOptions {
+export interface StartOptions {
   /** Share another instance's configuration (issuer and keys). */
   config?: LatchConfig;
   /** Serve another config file than test-config.ts's. */
@@ -55,7 +55,7 @@ export async function startLatch(redisUrl: RedisTarget | string, options: StartO
   });
   const logger = createLogger('debug', sink);
   const redis = await openRedis(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs });
-  const latch = createLatch(config, redis, logger, options);
+  const latch = createLatch(config, redis, logger);
   await latch.accounts.seed(config.file.accounts);
   let introspections = 0;
   const listener: Latch['callback'] = (req, res) => {
