@@ -7,6 +7,9 @@ import { loadSecrets, type Secrets } from './secrets.js';
 
 export interface LatchConfig {
   port: number;
+  /** The operations listener (`/readyz`, `/metrics`): its port (0 = not served) and address. */
+  opsPort: number;
+  opsHost: string;
   issuer: string;
   /** One server, a Cluster or a Sentinel-managed master (redis-target.ts). */
   redis: RedisTarget;
@@ -26,6 +29,8 @@ export interface LatchConfig {
 type Env = Record<string, string | undefined>;
 
 export const DEFAULT_CONFIG_FILE = 'config/demo.json';
+/** The operations listener's default port (the one OpenTelemetry's Prometheus exporter uses). */
+export const DEFAULT_OPS_PORT = 9464;
 
 /** Validates a parsed config object; the error names the first bad field. */
 export function parseFileConfig(raw: unknown, source = 'config'): LatchFileConfig {
@@ -79,6 +84,9 @@ function parseUrl(raw: string, name: string, protocols: string[]): string {
 export async function loadConfig(env: Env = process.env): Promise<LatchConfig> {
   const production = env.NODE_ENV === 'production';
   const port = parsePort(env.PORT, 'PORT', 3000);
+  const opsPort = parsePort(env.LATCH_OPS_PORT, 'LATCH_OPS_PORT', DEFAULT_OPS_PORT);
+  const opsHost = env.LATCH_OPS_HOST || '127.0.0.1';
+  if (opsPort !== 0 && opsPort === port) throw new ConfigError('LATCH_OPS_PORT', `must differ from PORT (${port}): readiness and metrics are not served on the public listener`);
   const issuer = parseUrl(env.ISSUER ?? `http://localhost:${port}`, 'ISSUER', ['http:', 'https:']);
   if (production && !issuer.startsWith('https:')) {
     throw new ConfigError('ISSUER', 'must be https when NODE_ENV=production');
@@ -101,6 +109,8 @@ export async function loadConfig(env: Env = process.env): Promise<LatchConfig> {
   const secrets = await loadSecrets(env, production, resolve(env.LATCH_DEV_KEYS_FILE ?? '.latch/dev-keys.json'));
   return Object.freeze({
     port,
+    opsPort,
+    opsHost,
     issuer: issuer.replace(/\/$/, ''),
     redis,
     production,

@@ -31,6 +31,7 @@ import { rfcErrorCodes } from './rfc-error-codes.js';
 import { errorHandler } from './error-handler.js';
 import { health } from './health.js';
 import { LatchMetrics } from './metrics.js';
+import { opsListener } from './ops-server.js';
 import { requestLog } from './request-log.js';
 import { securityHeaders } from './security-headers.js';
 import { staticAssets } from './static-assets.js';
@@ -55,6 +56,8 @@ export interface Latch {
   rateLimits: RateLimits;
   /** The Node request listener (`http.createServer(latch.callback)`). */
   callback: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The operations listener's (`/readyz`, `/metrics`, `/healthz`: ops-server.ts), for LATCH_OPS_PORT. */
+  ops: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 /**
@@ -65,6 +68,7 @@ export interface Latch {
  */
 export function createLatch(config: LatchConfig, redis: RedisClient, logger: Logger, options: LatchOptions = {}): Latch {
   const store = new RedisStore(redis, config.secrets.tokenHashKey);
+  store.deadlineMs = config.redisCommandTimeoutMs;
   const metrics = new LatchMetrics();
   store.onError = () => metrics.redisErrors.inc();
   store.onLatency = (seconds) => metrics.redisLatency.observe(seconds);
@@ -105,7 +109,7 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   provider.use(requestLog(logger, metrics));
   provider.use(errorHandler(logger));
   provider.use(securityHeaders(redirectOrigins));
-  provider.use(health(store, metrics));
+  provider.use(health());
   provider.use(rateLimit(rateLimits));
   provider.use(staticAssets);
   provider.use(rfcErrorCodes);
@@ -142,7 +146,7 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   });
 
   const koa = provider.callback() as unknown as Latch['callback'];
-  const latch = { provider, store, accounts, revocations, audit, introspector, metrics, rateLimits };
+  const latch = { provider, store, accounts, revocations, audit, introspector, metrics, rateLimits, ops: opsListener(store, metrics) };
   if (options.leanIntrospection === false) return { ...latch, callback: koa };
 
   const jwt = {

@@ -5,6 +5,7 @@ import { InvalidClient, InvalidRequest, OAuthError, TemporarilyUnavailable } fro
 import { BodyTooLarge, readBody } from '../http/request-body.js';
 import type { LatchMetrics } from '../http/metrics.js';
 import type { Logger } from '../log/logger.js';
+import { WarningThrottle } from '../log/warning-throttle.js';
 import type { RateLimits } from '../rate-limit/rate-limits.js';
 import { TooManyRequests } from '../rate-limit/too-many-requests.js';
 import { readCredentials, type ClientAuthenticator } from './client-authenticator.js';
@@ -58,6 +59,8 @@ export function introspectionEndpoint(
   limits: RateLimits,
   fallback: Listener,
 ): Listener {
+  const failureLog = new WarningThrottle(logger);
+
   function observe(started: bigint, status: number): void {
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     metrics.observe('/introspect', 'POST', status, ms / 1000);
@@ -128,7 +131,10 @@ export function introspectionEndpoint(
     } catch (err) {
       const error = err instanceof OAuthError ? err : new TemporarilyUnavailable(undefined, { cause: err });
       status = error.status;
-      if (status >= 500) logger.warn({ path: '/introspect', error: error.error, cause: String((error.cause as Error)?.message ?? '') }, 'introspection failed');
+      if (status >= 500) {
+        metrics.introspectionFailures.inc({ error: error.error });
+        failureLog.warn({ path: '/introspect', error: error.error, cause: String((error.cause as Error)?.message ?? '') }, 'introspection failed');
+      }
       const headers = error instanceof InvalidClient ? { 'www-authenticate': 'Basic realm="latch"' } : error instanceof TooManyRequests ? error.headers() : {};
       send(res, status, error.toJSON(), headers);
     } finally {

@@ -223,7 +223,7 @@ describe('windows and metrics', () => {
     await call.token(latch.url, ip);
     await call.token(latch.url, ip);
     await call.token(latch.url, ip);
-    const text = await (await fetch(`${latch.url}/metrics`)).text();
+    const text = await (await fetch(`${latch.opsUrl}/metrics`)).text();
     expect(text).toContain('latch_rate_limited_total{endpoint="introspection",scope="client"} 1\n');
     expect(text).toContain('latch_rate_limited_total{endpoint="token",scope="address"} 2\n');
     expect(text).toContain('latch_http_requests_total{route="/introspect",method="POST",status="429"} 1\n');

@@ -11,6 +11,8 @@ import { testConfig } from './test-config.js';
 
 export interface TestLatch extends Latch {
   url: string;
+  /** The operations listener (`/readyz`, `/metrics`), on its own loopback port. */
+  opsUrl: string;
   config: LatchConfig;
   redis: RedisClient;
   /** Every log line Latch wrote, raw. */
@@ -63,6 +65,9 @@ export async function startLatch(redisUrl: RedisTarget | string, options: StartO
     latch.callback(req, res);
   };
   server.on('request', listener);
+  const ops = createServer(latch.ops);
+  await new Promise<void>((resolve) => ops.listen(0, '127.0.0.1', resolve));
+  const opsUrl = `http://127.0.0.1:${(ops.address() as { port: number }).port}`;
 
   async function stop() {
     server.closeAllConnections();
@@ -72,6 +77,7 @@ export async function startLatch(redisUrl: RedisTarget | string, options: StartO
   return {
     ...latch,
     url,
+    opsUrl,
     config,
     redis,
     logs,
@@ -83,6 +89,8 @@ export async function startLatch(redisUrl: RedisTarget | string, options: StartO
     },
     async close() {
       if (server.listening) await stop();
+      ops.closeAllConnections();
+      await new Promise<void>((resolve) => ops.close(() => resolve()));
       redis.disconnect();
     },
   };
