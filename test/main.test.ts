@@ -66,22 +66,37 @@ describe('the server process (npm start)', () => {
     expect(proc.err()).not.toContain('Unsupported runtime');
   });
 
-  it('starts in production mode with its own keys, as the container image runs it', async () => {
-    const port = await freePort();
+  /** The environment of a production start with keys and a config file of its own. */
+  async function productionEnv(): Promise<Record<string, string>> {
     const { generateKeyPair, exportJWK } = await import('jose');
     const { privateKey } = await generateKeyPair('ES256', { extractable: true });
-    const proc = await run({
+    const config = join(dir, 'production.json');
+    writeFileSync(config, JSON.stringify({
+      resourceServers: [{ audience: 'https://api.example.test', name: 'API', scopes: ['read'], introspectors: ['api'] }],
+      clients: [
+        { client_id: 'job', client_secret: '9f2c4e6a8b0d1f3a5c7e9b1d3f5a7c9e', grant_types: ['client_credentials'], resources: ['https://api.example.test'] },
+        { client_id: 'api', client_secret: '0a2c4e6f8b1d3f5a7c9e0b2d4f6a8c0e', grant_types: [] },
+      ],
+    }));
+    return {
       NODE_ENV: 'production',
-      PORT: String(port),
       REDIS_URL: redis.url,
       ISSUER: 'https://id.example.test',
+      LATCH_CONFIG: config,
       LATCH_JWKS: JSON.stringify({ keys: [{ ...(await exportJWK(privateKey)), alg: 'ES256', use: 'sig', kid: 'p1' }] }),
       LATCH_COOKIE_KEYS: 'production-cookie-key-0123456789abcdef0',
       LATCH_TOKEN_HASH_KEY: 'production-token-hash-key-0123456789abc',
-    });
+    };
+  }
+
+  it('starts in production mode with its own keys and config, as the container image runs it', async () => {
+    const port = await freePort();
+    const proc = await run({ ...(await productionEnv()), PORT: String(port) });
     running.push(proc.child);
     expect(await ready(proc)).toBe(true);
     expect(proc.out()).not.toContain('DEVELOPMENT KEYS');
+    // https issuer, plain-http listener, no trusted proxy: said once at start-up.
+    expect(proc.out().match(/"field":"LATCH_TRUSTED_PROXIES"/g)).toHaveLength(1);
     const jwks = (await (await fetch(`http://127.0.0.1:${port}/jwks`)).json()) as { keys: Array<{ kid: string; d?: string }> };
     expect(jwks.keys.map((k) => k.kid)).toEqual(['p1']);
     expect(jwks.keys[0]!.d).toBeUndefined();
@@ -197,6 +212,17 @@ describe('the server process (npm start)', () => {
     const taken = await run({ PORT: String(await freePort()), REDIS_URL: redis.url, LATCH_OPS_PORT: String(new URL(redis.url).port) });
     expect(await taken.exited).toBe(1);
     expect(taken.err()).toMatch(/^latch: invalid configuration: LATCH_OPS_PORT: cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\)/);
+  });
+
+  it('refuses to start in production without LATCH_CONFIG, and on the demo config', async () => {
+    const env = await productionEnv();
+    const { LATCH_CONFIG: _own, ...withoutConfig } = env;
+    const missing = await run({ ...withoutConfig, PORT: String(await freePort()) });
+    expect(await missing.exited).toBe(1);
+    expect(missing.err()).toMatch(/^latch: invalid configuration: LATCH_CONFIG: required when NODE_ENV=production/);
+    const demo = await run({ ...env, LATCH_CONFIG: 'config/demo.json', PORT: String(await freePort()) });
+    expect(await demo.exited).toBe(1);
+    expect(demo.err()).toMatch(/^latch: invalid configuration: .*config\/demo\.json: clients\[0\]\.client_secret: is a published demo value/);
   });
 
   it('stops with a message naming the field when the config is invalid', async () => {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, fieldPath } from './config-error.js';
+import { demoValueProblem, refuseDemoValues } from './demo-secrets.js';
 import { configSchema, type LatchFileConfig } from './schema.js';
 import { parseRedisTarget, type RedisTarget } from './redis-target.js';
 import { loadSecrets, type Secrets } from './secrets.js';
@@ -80,6 +81,17 @@ function parseUrl(raw: string, name: string, protocols: string[]): string {
   return raw;
 }
 
+/** Production refuses placeholder key values (copied from an example) in the key variables. */
+function refuseDemoKeys(env: Env): void {
+  const keys = (env.LATCH_COOKIE_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  keys.forEach((key, i) => {
+    const problem = demoValueProblem(key);
+    if (problem) throw new ConfigError(`LATCH_COOKIE_KEYS[${i}]`, problem);
+  });
+  const problem = demoValueProblem(env.LATCH_TOKEN_HASH_KEY ?? '');
+  if (problem) throw new ConfigError('LATCH_TOKEN_HASH_KEY', problem);
+}
+
 /** Reads the whole configuration once at start-up: environment, config file and keys. */
 export async function loadConfig(env: Env = process.env): Promise<LatchConfig> {
   const production = env.NODE_ENV === 'production';
@@ -104,9 +116,14 @@ export async function loadConfig(env: Env = process.env): Promise<LatchConfig> {
   if (!Number.isInteger(redisCommandTimeoutMs) || redisCommandTimeoutMs < 10 || redisCommandTimeoutMs > 60_000) {
     throw new ConfigError('LATCH_REDIS_COMMAND_TIMEOUT_MS', 'must be a whole number of milliseconds between 10 and 60000');
   }
+  if (production && !env.LATCH_CONFIG) {
+    throw new ConfigError('LATCH_CONFIG', `required when NODE_ENV=production (the default, ${DEFAULT_CONFIG_FILE}, has public secrets and demo users)`);
+  }
   const configFile = resolve(env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE);
   const file = readFileConfig(configFile);
+  if (production) refuseDemoValues(file, configFile);
   const secrets = await loadSecrets(env, production, resolve(env.LATCH_DEV_KEYS_FILE ?? '.latch/dev-keys.json'));
+  if (production) refuseDemoKeys(env);
   return Object.freeze({
     port,
     opsPort,

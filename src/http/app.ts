@@ -7,6 +7,7 @@ import { AccountStore } from '../accounts/account-store.js';
 import { LoginThrottle } from '../accounts/login-throttle.js';
 import { RolePolicy } from '../accounts/role-policy.js';
 import type { LatchConfig } from '../config/load.js';
+import { configWarnings } from '../config/warnings.js';
 import { interactionRoutes } from '../interactions/interaction-routes.js';
 import { ClientAuthenticator } from '../introspection/client-authenticator.js';
 import { introspectionEndpoint } from '../introspection/introspection-endpoint.js';
@@ -33,6 +34,7 @@ import { health } from './health.js';
 import { LatchMetrics } from './metrics.js';
 import { opsListener } from './ops-server.js';
 import { requestLog } from './request-log.js';
+import { secureCookiesAlways } from './secure-cookies.js';
 import { securityHeaders } from './security-headers.js';
 import { staticAssets } from './static-assets.js';
 
@@ -67,6 +69,7 @@ export interface Latch {
  * routes. `POST /introspect` goes to the lean handler first (its own rate limits, then Koa for rare cases).
  */
 export function createLatch(config: LatchConfig, redis: RedisClient, logger: Logger, options: LatchOptions = {}): Latch {
+  for (const warning of configWarnings(config)) logger.warn({ field: warning.field }, warning.message);
   const store = new RedisStore(redis, config.secrets.tokenHashKey);
   store.deadlineMs = config.redisCommandTimeoutMs;
   const metrics = new LatchMetrics();
@@ -96,6 +99,7 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     provider.proxy = true;
     provider.maxIpsCount = config.trustedProxies;
   }
+  if (config.production) secureCookiesAlways(provider);
 
   const rateLimits = new RateLimits(new RateLimiter(config.file.rateLimits, redisCounters(store), logger), config.file.rateLimits, {
     trustedProxies: config.trustedProxies,

@@ -31,6 +31,8 @@ export interface StartOptions extends LatchOptions {
   /** Serve another config file than test-config.ts's. */
   file?: LatchFileConfig;
   trustedProxies?: number;
+  /** Run with NODE_ENV=production's behaviour (over plain http here: as behind a TLS proxy). */
+  production?: boolean;
 }
 
 /**
@@ -47,6 +49,7 @@ export async function startLatch(redisUrl: RedisTarget | string, options: StartO
     ...base,
     ...(options.file ? { file: options.file } : {}),
     ...(options.trustedProxies === undefined ? {} : { trustedProxies: options.trustedProxies }),
+    ...(options.production === undefined ? {} : { production: options.production }),
   };
   const logs: string[] = [];
   const sink = new Writable({
