@@ -30,6 +30,7 @@ import { redisCounters } from '../rate-limit/redis-counters.js';
 import { revocationEvents } from './revocation-events.js';
 import { rfcErrorCodes } from './rfc-error-codes.js';
 import { errorHandler } from './error-handler.js';
+import { warnIfEvicting } from './eviction-check.js';
 import { health } from './health.js';
 import { LatchMetrics } from './metrics.js';
 import { opsListener } from './ops-server.js';
@@ -70,6 +71,7 @@ export interface Latch {
  */
 export function createLatch(config: LatchConfig, redis: RedisClient, logger: Logger, options: LatchOptions = {}): Latch {
   for (const warning of configWarnings(config)) logger.warn({ field: warning.field }, warning.message);
+  void warnIfEvicting(redis, logger);
   const store = new RedisStore(redis, config.secrets.tokenHashKey);
   store.deadlineMs = config.redisCommandTimeoutMs;
   const metrics = new LatchMetrics();

@@ -1,13 +1,23 @@
 import type { Context, Next } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { RateLimits } from './rate-limits.js';
-import type { RateLimitedEndpoint, TooManyRequests } from './too-many-requests.js';
+import type { AddressOnlyEndpoint, RateLimitedEndpoint, TooManyRequests } from './too-many-requests.js';
 
 /** oidc-provider's routes that are limited (routes in src/provider/configuration.ts). */
-const ROUTES = new Map<string, Exclude<RateLimitedEndpoint, 'login'>>([
+const ROUTES = new Map<string, Exclude<RateLimitedEndpoint, AddressOnlyEndpoint>>([
   ['/token', 'token'],
   ['/revoke', 'revocation'],
   ['/introspect', 'introspection'],
+]);
+
+/**
+ * oidc-provider's browser routes, any method, per address: each anonymous request there may
+ * store a record (an Interaction at /auth, a Session at /session/end).
+ */
+const BROWSER_ROUTES = new Map<string, Exclude<AddressOnlyEndpoint, 'login'>>([
+  ['/auth', 'authorization'],
+  ['/session/end', 'endSession'],
+  ['/session/end/confirm', 'endSession'],
 ]);
 
 /** Errors oidc-provider answers before or during client authentication: the client was not proven. */
@@ -51,6 +61,14 @@ export function rateLimit(limits: RateLimits) {
       // Per address here; per client in the admin routes, once its bearer token is verified.
       const refusal = limits.admitAddress('admin', ctx.ip);
       return refusal ? refuse(ctx, refusal) : next();
+    }
+    const browser = BROWSER_ROUTES.get(ctx.path);
+    if (browser) {
+      const refusal = limits.admitAddress(browser, ctx.ip);
+      if (!refusal) return next();
+      // A browser is shown a page, an API client gets JSON: the error handler picks by Accept.
+      ctx.set(refusal.headers());
+      throw refusal;
     }
     const endpoint = ctx.method === 'POST' ? ROUTES.get(ctx.path) : undefined;
     if (!endpoint) return next();
