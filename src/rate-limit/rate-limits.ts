@@ -47,7 +47,10 @@ export class RateLimits {
     if (req && this.#addressCounted.has(req)) return undefined;
     const limit = this.#policy[endpoint].perAddress;
     if (limit === 0) return undefined;
-    return this.#refuse(endpoint, 'address', this.limiter.take(`${endpoint}:address`, addressBucket(ip), limit));
+    // The login form fails closed when the limiter is full (each admitted attempt costs a scrypt
+    // hash); elsewhere new addresses share an overflow budget.
+    const whenFull = endpoint === 'login' ? 'refuse' : 'share';
+    return this.#refuse(endpoint, 'address', this.limiter.take(`${endpoint}:address`, addressBucket(ip), limit, Date.now(), whenFull));
   }
 
   /** Marks a request whose address was counted before it was handed on to Koa. */

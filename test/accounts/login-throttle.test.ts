@@ -49,6 +49,16 @@ describe('login brute-force protection', () => {
     await redis.client.del(latch.store.keys.loginFailures('alice'));
   });
 
+  it('counts the addresses of one IPv6 /64 as one, like the rate limits: rotating addresses inside it does not escape the wait', async () => {
+    for (const ip of ['2001:db8:5:5::1', '2001:db8:5:5::2', '2001:db8:5:5:ffff:ffff:ffff:3']) expect((await attempt('wrong-password', ip)).status).toBe(401);
+    const rotated = await attempt(ALICE.password, '2001:db8:5:5:1234::9');
+    expect(rotated.status).toBe(429);
+    expect(rotated.html).toContain('Too many failed sign-in attempts. Try again in');
+    // Another /64 is another subscriber.
+    expect((await attempt(ALICE.password, '2001:db8:5:6::1')).status).toBe(303);
+    await redis.client.del(latch.store.keys.loginFailures('alice'), latch.store.keys.loginFailures('alice', '2001:db8:5:5::/64'));
+  });
+
   it('locks the account for unknown browsers after failures from many addresses, but not the user’s own devices', async () => {
     const own = new BrowserSession();
     expect((await attempt(ALICE.password, '81.2.69.10', own)).status).toBe(303);
