@@ -59,9 +59,13 @@ export class LoginThrottle {
     });
   }
 
-  /** What a browser's "known device" cookie holds for a username it signed in to. */
-  deviceTag(username: string): string {
-    return this.#store.keys.hash('device', username.toLowerCase());
+  /**
+   * What a browser's "known device" cookie holds for a username it signed in to: bound to that
+   * browser's own random id (the cookie's first part), so the tag is no constant of the username
+   * that, once seen, would mark any browser as known.
+   */
+  deviceTag(username: string, browserId: string): string {
+    return this.#store.keys.hash('device', `${browserId}\0${username.toLowerCase()}`);
   }
 
   async succeeded(username: string, ip: string): Promise<void> {

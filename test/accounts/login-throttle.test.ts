@@ -75,6 +75,23 @@ describe('login brute-force protection', () => {
     expect((await attempt(ALICE.password, '2.2.2.2')).status).toBe(303);
   });
 
+  it('binds each known-device cookie to the browser it was issued to: no value common to every browser of a user', async () => {
+    const first = new BrowserSession();
+    const second = new BrowserSession();
+    expect((await attempt(ALICE.password, '81.2.69.30', first)).status).toBe(303);
+    expect((await attempt(ALICE.password, '81.2.69.31', second)).status).toBe(303);
+    const [a, b] = [first.cookies.get('latch.device'), second.cookies.get('latch.device')];
+    expect(a).toEqual(expect.stringMatching(/^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]+$/));
+    expect(b).toEqual(expect.stringMatching(/^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]+$/));
+    expect(a!.split('.')[1]).not.toBe(b!.split('.')[1]);
+    // A second user on the same browser adds a tag under the same browser id.
+    await redis.client.del(latch.store.keys.loginFailures('bob'));
+    expect((await attempt('bob-password-12', '81.2.69.30', first, 'bob')).status).toBe(303);
+    const both = first.cookies.get('latch.device')!.split('.');
+    expect(both).toHaveLength(3);
+    expect(both[0]).toBe(a!.split('.')[0]);
+  });
+
   it('throttles unknown usernames exactly like known ones (no enumeration)', async () => {
     const answers: Array<[number, string]> = [];
     for (const username of ['nobody', 'bob']) {
