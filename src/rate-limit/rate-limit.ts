@@ -44,8 +44,9 @@ export function refuse(ctx: Context, refusal: TooManyRequests): void {
 
 /**
  * Rate limits on oidc-provider's token, revocation and introspection routes (the lean
- * introspection handler applies the same policy itself, before Koa), and per address on the
- * admin API (whose routes count their authenticated client).
+ * introspection handler applies the same policy itself, before Koa), per address on its browser
+ * routes (`/auth`, `/session/end`) and on the admin API (whose routes count their authenticated
+ * client).
  *
  * Before the route: the caller's address is counted, and the client a Basic header names is
  * refused if its budget is already spent (checked, not counted: the header is not proven yet).
