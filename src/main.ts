@@ -4,6 +4,8 @@ import { loadConfig } from './config/load.js';
 import { ConfigError } from './config/config-error.js';
 import { describeTarget } from './config/redis-target.js';
 import { createLatch } from './http/app.js';
+import { gracefulStop } from './http/graceful-shutdown.js';
+import { startOps } from './http/ops-server.js';
 import { createLogger } from './log/logger.js';
 
 /** `npm start`: load and validate config, connect to Redis, seed demo accounts, serve. */
@@ -31,16 +33,17 @@ async function main(): Promise<void> {
   if (created) logger.info({ created }, 'seeded accounts from config');
 
   const server = createServer(latch.callback);
+  const stop = gracefulStop(server);
+  const ops = await startOps(config, latch.ops);
   server.listen(config.port, () => {
-    logger.info({ issuer: config.issuer, port: config.port, config: config.configFile }, 'latch listening');
+    logger.info({ issuer: config.issuer, port: config.port, ops: ops ? `${config.opsHost}:${config.opsPort}` : 'off', config: config.configFile }, 'latch listening');
   });
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
-    server.close(() => {
-      redis.quit().finally(() => process.exit(0));
-    });
-    server.closeIdleConnections();
+    ops?.close();
+    ops?.closeAllConnections();
+    stop().then(() => redis.quit()).finally(() => process.exit(0));
     setTimeout(() => process.exit(1), 10_000).unref();
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));

@@ -1,6 +1,7 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import Provider, { errors } from 'oidc-provider';
 import type { Result } from 'ioredis';
+import { openInteraction, sealInteraction } from './interaction-record.js';
 import { modelCode } from './keys.js';
 import { decodeFetch, isRevoked } from './record-state.js';
 import type { Lineage, RedisStore } from './redis-store.js';
@@ -17,7 +18,8 @@ import { CONSUME, TAKE_GRANT_MEMBERS } from './scripts.js';
  *
  * The id (the token value, for tokens) is never stored: keys use its HMAC, and the payload's `jti`
  * is dropped on write and restored from the id the caller already holds on read. Sessions are the
- * one model that must be found without their id (findByUid), so theirs is kept AES-GCM sealed.
+ * one model that must be found without their id (findByUid), so theirs is kept AES-GCM sealed;
+ * an Interaction's copy of its browser session's id is sealed too (interaction-record.ts).
  *
  * Every read goes through the FETCH script, which also returns the account's and client's
  * revocation state: a record killed by a revocation epoch or a disabled account reads as absent,
@@ -113,6 +115,7 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
       delete stored.kind;
       delete stored.clientId;
       if (this.model === 'Session' || payload.userCode) stored._sid = cipher.seal(id);
+      if (this.model === 'Interaction') sealInteraction(stored, id, cipher);
       // Redis keeps records for the clock tolerance beyond expiry so an expired token is reported
       // as expired (not unknown) in that window, as oidc-provider expects.
       const ttlMs = typeof expiresIn === 'number' ? (expiresIn + clockToleranceSeconds) * 1000 : undefined;
@@ -189,6 +192,7 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
       if (!realId) return undefined;
       delete payload._sid;
       payload.jti = realId;
+      if (this.model === 'Interaction') openInteraction(payload, realId, cipher);
       if (record.consumed) payload.consumed = Number(record.consumed);
       return payload;
     }

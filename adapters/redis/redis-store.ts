@@ -63,6 +63,13 @@ export class RedisStore {
   onError: () => void = () => {};
   /** Called with the seconds each `run` took, success or failure (metrics). */
   onLatency: (seconds: number) => void = () => {};
+  /**
+   * Bound on each `run` as a whole (ms; 0 = none): app.ts sets the command timeout. ioredis starts
+   * a command's own timeout only once the command is written, and with auto-pipelining a command
+   * may first wait behind a batch already sent: under concurrency against a hung Redis that
+   * doubled the time to the 503. This deadline starts when the request asks.
+   */
+  deadlineMs = 0;
 
   constructor(redis: RedisClient, tokenHashKey: Buffer, prefix?: string) {
     this.redis = redis;
@@ -83,14 +90,22 @@ export class RedisStore {
   /** Runs a Redis operation; any failure (down, timeout, refused) surfaces as TemporarilyUnavailable. */
   async run<T>(operation: (redis: RedisClient) => Promise<T>): Promise<T> {
     const started = process.hrtime.bigint();
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await operation(this.redis);
+      if (this.deadlineMs <= 0) return await operation(this.redis);
+      // The operation may still complete after the deadline (a write then lands late: the caller
+      // was told 503 and retries); race() keeps its late rejection handled.
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer from Redis within ${this.deadlineMs} ms`)), this.deadlineMs);
+      });
+      return await Promise.race([operation(this.redis), deadline]);
     } catch (err) {
       if (err instanceof TemporarilyUnavailable) throw err;
       if ((err as { expose?: boolean }).expose) throw err;
       this.onError();
       throw new TemporarilyUnavailable(undefined, { cause: err });
     } finally {
+      clearTimeout(timer);
       this.onLatency(Number(process.hrtime.bigint() - started) / 1e9);
     }
   }

@@ -45,7 +45,10 @@ const BENCH_BUDGET = 1_000_000_000;
 export function latchFileConfig() {
   const budget = { perClient: BENCH_BUDGET, perAddress: BENCH_BUDGET };
   return {
-    rateLimits: { introspection: budget, token: budget, revocation: budget, login: { perAddress: BENCH_BUDGET }, admin: budget },
+    rateLimits: {
+      introspection: budget, token: budget, revocation: budget, login: { perAddress: BENCH_BUDGET },
+      authorization: { perAddress: BENCH_BUDGET }, endSession: { perAddress: BENCH_BUDGET }, admin: budget,
+    },
     scopes: { [API_SCOPE]: 'Read orders', 'admin:read': 'Read security data', 'admin:write': 'Revoke access' },
     resourceServers: [
       { audience: API, name: 'Orders (bench)', scopes: [API_SCOPE], claims: [], introspectors: [CLIENTS.introspector[0]], accessTokenTTL: 3600 },

@@ -72,7 +72,8 @@ export async function startEntry(entry: string, options: unknown, nodeArgs: stri
 
 /**
  * Starts a program that is configured by environment and serves on a port the bench chose (the
- * compiled `dist/src/main.js`, an example API), and waits until `readyPath` answers 2xx.
+ * compiled `dist/src/main.js`, an example API), and waits until `readyPath` (a path under `url`, or
+ * an absolute URL such as Latch's operations listener) answers 2xx.
  */
 export async function startProgram(
   entry: string,
@@ -87,16 +88,17 @@ export async function startProgram(
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
   const deadline = Date.now() + 30_000;
+  const probe = /^https?:/.test(readyPath) ? readyPath : url + readyPath;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${entry} exited with ${child.exitCode}: ${stderr}`);
-    const ok = await fetch(url + readyPath).then(
+    const ok = await fetch(probe).then(
       (r) => r.ok,
       () => false,
     );
     if (ok) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`${entry} was not ready at ${url}${readyPath} within 30 s: ${stderr}`);
+      throw new Error(`${entry} was not ready at ${probe} within 30 s: ${stderr}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

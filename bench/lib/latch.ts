@@ -16,6 +16,8 @@ export const LATCH_MAIN = fileURLToPath(new URL('../../src/main.js', import.meta
  */
 export async function startLatch(redisUrl: string, secrets: BenchSecrets, nodeArgs: string[] = [], env: Record<string, string> = {}): Promise<ChildServer> {
   const port = await freePort();
+  // Readiness is served on the operations listener (LATCH_OPS_PORT), never on the public port.
+  const opsPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'latch-bench-'));
   const configFile = join(dir, 'latch.json');
   writeFileSync(configFile, JSON.stringify(latchFileConfig()));
@@ -31,12 +33,13 @@ export async function startLatch(redisUrl: string, secrets: BenchSecrets, nodeAr
       LATCH_COOKIE_KEYS: secrets.cookieKey,
       LATCH_TOKEN_HASH_KEY: secrets.tokenHashKey,
       LATCH_DEV_KEYS_FILE: join(dir, 'unused-dev-keys.json'),
+      LATCH_OPS_PORT: String(opsPort),
       LOG_LEVEL: 'info',
       NODE_ENV: 'development',
       ...env,
     },
     url,
-    '/readyz',
+    `http://127.0.0.1:${opsPort}/readyz`,
     nodeArgs,
   );
 }

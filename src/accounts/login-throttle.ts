@@ -1,5 +1,6 @@
 import type { RedisStore } from '../../adapters/redis/redis-store.js';
 import type { LoginThrottleConfig } from '../config/schema.js';
+import { addressBucket } from '../rate-limit/client-address.js';
 
 export type ThrottleVerdict = { allowed: true } | { allowed: false; retryAfterSeconds: number; scope: 'address' | 'account' };
 
@@ -13,6 +14,9 @@ export type ThrottleVerdict = { allowed: true } | { allowed: false; retryAfterSe
  *   did (a signed "known device" cookie) keep the per-address rule only, so an attacker can slow
  *   a user down but cannot lock them out of their own devices.
  * - Counters expire after the window; a successful login clears the address counter.
+ *
+ * "Address" is the rate limits' bucket (addressBucket): an IPv4 address or an IPv6 /64, so
+ * rotating through the addresses of one /64 counts as one address here too.
  */
 export class LoginThrottle {
   readonly #store: RedisStore;
@@ -26,7 +30,7 @@ export class LoginThrottle {
   async check(username: string, ip: string, knownDevice: boolean, now = Date.now()): Promise<ThrottleVerdict> {
     const { keys } = this.#store;
     const [address, account] = await this.#store.run((redis) =>
-      Promise.all([redis.hmget(keys.loginFailures(username, ip), 'n', 'last'), redis.hmget(keys.loginFailures(username), 'n', 'last')]),
+      Promise.all([redis.hmget(keys.loginFailures(username, addressBucket(ip)), 'n', 'last'), redis.hmget(keys.loginFailures(username), 'n', 'last')]),
     );
     const window = this.#policy.windowSeconds * 1000;
     const accountFailures = Number(account[0] ?? 0);
@@ -48,19 +52,23 @@ export class LoginThrottle {
     const ttl = this.#policy.windowSeconds;
     await this.#store.run((redis) => {
       const pipe = redis.pipeline();
-      for (const key of [keys.loginFailures(username, ip), keys.loginFailures(username)]) {
+      for (const key of [keys.loginFailures(username, addressBucket(ip)), keys.loginFailures(username)]) {
         pipe.hincrby(key, 'n', 1).hset(key, 'last', now).expire(key, ttl);
       }
       return pipe.exec();
     });
   }
 
-  /** What a browser's "known device" cookie holds for a username it signed in to. */
-  deviceTag(username: string): string {
-    return this.#store.keys.hash('device', username.toLowerCase());
+  /**
+   * What a browser's "known device" cookie holds for a username it signed in to: bound to that
+   * browser's own random id (the cookie's first part), so the tag is no constant of the username
+   * that, once seen, would mark any browser as known.
+   */
+  deviceTag(username: string, browserId: string): string {
+    return this.#store.keys.hash('device', `${browserId}\0${username.toLowerCase()}`);
   }
 
   async succeeded(username: string, ip: string): Promise<void> {
-    await this.#store.run((redis) => redis.del(this.#store.keys.loginFailures(username, ip)));
+    await this.#store.run((redis) => redis.del(this.#store.keys.loginFailures(username, addressBucket(ip))));
   }
 }

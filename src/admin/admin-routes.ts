@@ -44,6 +44,15 @@ interface Route {
 
 const SEGMENT = '([^/]{1,256})';
 
+/** A path segment, percent-decoded; malformed encoding (`%`, `%zz`, a cut UTF-8 sequence) is the caller's error. */
+function segment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new InvalidRequest('malformed percent-encoding in the path');
+  }
+}
+
 /** Validates with zod; the error names the field, like config errors do. */
 function validate<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
   const result = schema.safeParse(value);
@@ -62,8 +71,9 @@ export function adminRoutes(deps: AdminDependencies) {
   const { provider, introspector, revocations, audit, accounts, logger, roles, travel, rateLimits } = deps;
 
   async function account(username: string): Promise<Account> {
-    const found = await accounts.findByUsername(decodeURIComponent(username));
-    if (!found) throw new NotFound(`no account with username "${decodeURIComponent(username)}"`);
+    const name = segment(username);
+    const found = await accounts.findByUsername(name);
+    if (!found) throw new NotFound(`no account with username "${name}"`);
     return found;
   }
 
@@ -149,7 +159,7 @@ export function adminRoutes(deps: AdminDependencies) {
       handler: async function revokeUserClient(ctx, [username, clientId], caller) {
         const { reason } = validate(reasonBody, await readJson(ctx));
         const { sub, username: name } = await account(username!);
-        const id = decodeURIComponent(clientId!);
+        const id = segment(clientId!);
         if (!(await clientName(id))) throw new NotFound(`no client "${id}"`);
         const result = await revocations.revokeAccountClient(sub, id, { actor: caller.clientId, reason });
         return written(caller, 'revoke-user-client', `account:${name}/client:${id}`, reason, result);
@@ -177,7 +187,7 @@ export function adminRoutes(deps: AdminDependencies) {
       method: 'POST', pattern: new RegExp(`^/admin/clients/${SEGMENT}/revoke$`), scope: 'admin:write',
       handler: async function revokeClient(ctx, [clientId], caller) {
         const { reason } = validate(reasonBody, await readJson(ctx));
-        const id = decodeURIComponent(clientId!);
+        const id = segment(clientId!);
         if (!(await clientName(id))) throw new NotFound(`no client "${id}"`);
         const result = await revocations.revokeClient(id, { actor: caller.clientId, reason });
         return written(caller, 'revoke-client', `client:${id}`, reason, result);

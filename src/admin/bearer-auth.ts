@@ -34,7 +34,8 @@ export async function authenticateAdmin(ctx: Context, introspector: Introspector
     throw new BearerError(400, 'invalid_request', 'access tokens are not accepted in the query string');
   }
   if (!header) throw new BearerError(401, undefined, 'an access token is required');
-  const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(header);
+  // RFC 6750 §2.1 credentials; the scheme name is case-insensitive (RFC 7235 §2.1).
+  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
   if (!match) throw new BearerError(400, 'invalid_request', 'malformed Authorization header');
   const result = await introspector.introspectForAudience(ADMIN_AUDIENCE, match[1]!);
   if (!result.active) throw new BearerError(401, 'invalid_token', 'the access token is not active');

@@ -1,3 +1,5 @@
+import { printable } from './format.js';
+
 /**
  * A thin HTTP client of Latch's admin API (the CLI never touches Redis): it gets an access token
  * with the client-credentials grant and calls /admin/*.
@@ -26,7 +28,7 @@ export class AdminClient {
     try {
       return await fetch(new URL(path, this.settings.url), { ...init, signal: AbortSignal.timeout(30_000) });
     } catch (err) {
-      throw new CliError(`cannot reach Latch at ${this.settings.url}: ${(err as Error).cause ? String(((err as Error).cause as Error).message) : (err as Error).message}`, 3);
+      throw new CliError(printable(`cannot reach Latch at ${this.settings.url}: ${(err as Error).cause ? String(((err as Error).cause as Error).message) : (err as Error).message}`), 3);
     }
   }
 
@@ -51,7 +53,7 @@ export class AdminClient {
     });
     const body = (await response.json().catch(() => ({}))) as { access_token?: string; error?: string; error_description?: string };
     if (!response.ok || !body.access_token) {
-      throw new CliError(`cannot get an admin token for client "${clientId}": ${body.error ?? response.status} ${body.error_description ?? ''}`.trim(), 1);
+      throw new CliError(printable(`cannot get an admin token for client "${clientId}": ${body.error ?? response.status} ${body.error_description ?? ''}`.trim()), 1);
     }
     return body.access_token;
   }
@@ -66,7 +68,7 @@ export class AdminClient {
     const json = (await response.json().catch(() => ({}))) as T & { error?: string; error_description?: string };
     if (!response.ok) {
       const what = json.error_description ?? json.error ?? `HTTP ${response.status}`;
-      throw new CliError(`${method} ${path} failed (${response.status}): ${what}`, 1);
+      throw new CliError(printable(`${method} ${path} failed (${response.status}): ${what}`), 1);
     }
     return json;
   }

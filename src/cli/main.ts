@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { AdminClient, CliError } from './admin-client.js';
-import { progress, table } from './format.js';
+import { json as toJson, line, progress, table } from './format.js';
 
 const USAGE = `latch — command line for Latch security staff (a client of the admin API)
 
@@ -51,9 +51,9 @@ async function waitForJob(client: AdminClient, job: string | undefined, io: Io, 
   for (;;) {
     const status = await client.call<{ total: number; done: number; state: string }>('GET', `/admin/jobs/${encodeURIComponent(job)}`);
     if (!json) {
-      const line = progress(status.done, status.total, io.tty);
-      if (line !== last) io.err(line);
-      last = line;
+      const bar = progress(status.done, status.total, io.tty);
+      if (bar !== last) io.err(bar);
+      last = bar;
     }
     if (status.state !== 'running') {
       if (!json && io.tty) io.err('\n');
@@ -83,11 +83,12 @@ async function run(argv: string[], io: Io): Promise<void> {
     clientSecret: need(io.env.LATCH_ADMIN_CLIENT_SECRET, 'the admin client secret (LATCH_ADMIN_CLIENT_SECRET)'),
   });
   const json = !!values.json;
-  const print = (data: unknown, human: () => string) => io.out(json ? `${JSON.stringify(data, null, 2)}\n` : human());
+  // Every string shown comes through table(), line() or toJson(): control characters escaped.
+  const print = (data: unknown, human: () => string) => io.out(json ? `${toJson(data, 2)}\n` : human());
   const user = (i = 0) => encodeURIComponent(need(args[i], 'the username'));
   const reason = () => ({ reason: need(values.reason, '--reason (it goes to the audit log)') });
   const revoked = async (what: string, result: Record<string, unknown>) => {
-    print(result, () => `${what}: ${result.tokens ?? 0} token(s) under ${result.grants ?? 0} grant(s), ${result.sessions ?? 0} session(s) dead now (audit ${result.audit_id})\n`);
+    print(result, () => line(`${what}: ${result.tokens ?? 0} token(s) under ${result.grants ?? 0} grant(s), ${result.sessions ?? 0} session(s) dead now (audit ${result.audit_id})`));
     if (!values['no-wait']) await waitForJob(client, result.job as string | undefined, io, json);
   };
 
@@ -117,7 +118,7 @@ async function run(argv: string[], io: Io): Promise<void> {
     }
     case 'set-roles': {
       const result = await client.call<{ roles: string[]; previous: string[]; audit_id: string }>('PUT', `/admin/accounts/${user()}/roles`, { roles: args.slice(1), ...reason() });
-      return print(result, () => `roles of ${args[0]}: ${result.previous.join(' ') || '(none)'} → ${result.roles.join(' ') || '(none)'} (audit ${result.audit_id})\n`);
+      return print(result, () => line(`roles of ${args[0]}: ${result.previous.join(' ') || '(none)'} → ${result.roles.join(' ') || '(none)'} (audit ${result.audit_id})`));
     }
     case 'logins': {
       const { logins } = await client.call<{ logins: Array<Record<string, unknown>> }>('GET', `/admin/accounts/${user()}/logins`);
@@ -127,7 +128,7 @@ async function run(argv: string[], io: Io): Promise<void> {
       return revoked(`disabled ${args[0]}`, await client.call('POST', `/admin/accounts/${user()}/disable`, reason()));
     case 'enable': {
       const result = await client.call('POST', `/admin/accounts/${user()}/enable`, reason());
-      return print(result, () => `enabled ${args[0]} (tokens from before stay dead; audit ${result.audit_id})\n`);
+      return print(result, () => line(`enabled ${args[0]} (tokens from before stay dead; audit ${result.audit_id})`));
     }
     case 'audit': {
       const columns: Array<[string, string]> = [['at', 'time'], ['actor', 'actor'], ['action', 'action'], ['target', 'target'], ['count', 'tokens'], ['reason', 'reason'], ['id', 'id']];
@@ -137,7 +138,7 @@ async function run(argv: string[], io: Io): Promise<void> {
         const query = new URLSearchParams({ limit: values.limit ?? '100', ...(after ? { after } : {}) });
         const { entries } = await client.call<{ entries: Array<Record<string, unknown>> }>('GET', `/admin/audit?${query}`);
         if (entries.length || first) {
-          if (json) entries.forEach((e) => io.out(`${JSON.stringify(e)}\n`));
+          if (json) entries.forEach((e) => io.out(`${toJson(e)}\n`));
           else io.out(first ? table(entries, columns) : table(entries, columns).split('\n').slice(1).join('\n'));
         }
         first = false;

@@ -1,12 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, fieldPath } from './config-error.js';
+import { demoValueProblem, refuseDemoValues } from './demo-secrets.js';
 import { configSchema, type LatchFileConfig } from './schema.js';
 import { parseRedisTarget, type RedisTarget } from './redis-target.js';
 import { loadSecrets, type Secrets } from './secrets.js';
 
 export interface LatchConfig {
   port: number;
+  /** The operations listener (`/readyz`, `/metrics`): its port (0 = not served) and address. */
+  opsPort: number;
+  opsHost: string;
   issuer: string;
   /** One server, a Cluster or a Sentinel-managed master (redis-target.ts). */
   redis: RedisTarget;
@@ -26,6 +30,8 @@ export interface LatchConfig {
 type Env = Record<string, string | undefined>;
 
 export const DEFAULT_CONFIG_FILE = 'config/demo.json';
+/** The operations listener's default port (the one OpenTelemetry's Prometheus exporter uses). */
+export const DEFAULT_OPS_PORT = 9464;
 
 /** Validates a parsed config object; the error names the first bad field. */
 export function parseFileConfig(raw: unknown, source = 'config'): LatchFileConfig {
@@ -75,10 +81,24 @@ function parseUrl(raw: string, name: string, protocols: string[]): string {
   return raw;
 }
 
+/** Production refuses placeholder key values (copied from an example) in the key variables. */
+function refuseDemoKeys(env: Env): void {
+  const keys = (env.LATCH_COOKIE_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  keys.forEach((key, i) => {
+    const problem = demoValueProblem(key);
+    if (problem) throw new ConfigError(`LATCH_COOKIE_KEYS[${i}]`, problem);
+  });
+  const problem = demoValueProblem(env.LATCH_TOKEN_HASH_KEY ?? '');
+  if (problem) throw new ConfigError('LATCH_TOKEN_HASH_KEY', problem);
+}
+
 /** Reads the whole configuration once at start-up: environment, config file and keys. */
 export async function loadConfig(env: Env = process.env): Promise<LatchConfig> {
   const production = env.NODE_ENV === 'production';
   const port = parsePort(env.PORT, 'PORT', 3000);
+  const opsPort = parsePort(env.LATCH_OPS_PORT, 'LATCH_OPS_PORT', DEFAULT_OPS_PORT);
+  const opsHost = env.LATCH_OPS_HOST || '127.0.0.1';
+  if (opsPort !== 0 && opsPort === port) throw new ConfigError('LATCH_OPS_PORT', `must differ from PORT (${port}): readiness and metrics are not served on the public listener`);
   const issuer = parseUrl(env.ISSUER ?? `http://localhost:${port}`, 'ISSUER', ['http:', 'https:']);
   if (production && !issuer.startsWith('https:')) {
     throw new ConfigError('ISSUER', 'must be https when NODE_ENV=production');
@@ -96,11 +116,18 @@ export async function loadConfig(env: Env = process.env): Promise<LatchConfig> {
   if (!Number.isInteger(redisCommandTimeoutMs) || redisCommandTimeoutMs < 10 || redisCommandTimeoutMs > 60_000) {
     throw new ConfigError('LATCH_REDIS_COMMAND_TIMEOUT_MS', 'must be a whole number of milliseconds between 10 and 60000');
   }
+  if (production && !env.LATCH_CONFIG) {
+    throw new ConfigError('LATCH_CONFIG', `required when NODE_ENV=production (the default, ${DEFAULT_CONFIG_FILE}, has public secrets and demo users)`);
+  }
   const configFile = resolve(env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE);
   const file = readFileConfig(configFile);
+  if (production) refuseDemoValues(file, configFile);
   const secrets = await loadSecrets(env, production, resolve(env.LATCH_DEV_KEYS_FILE ?? '.latch/dev-keys.json'));
+  if (production) refuseDemoKeys(env);
   return Object.freeze({
     port,
+    opsPort,
+    opsHost,
     issuer: issuer.replace(/\/$/, ''),
     redis,
     production,

@@ -114,6 +114,8 @@ export const RATE_LIMIT_DEFAULTS = {
   token: { perClient: 3_000, perAddress: 3_000 },
   revocation: { perClient: 3_000, perAddress: 3_000 },
   login: { perAddress: 100 },
+  authorization: { perAddress: 300 },
+  endSession: { perAddress: 100 },
   admin: { perClient: 600, perAddress: 600 },
 } as const;
 
@@ -130,6 +132,10 @@ export const rateLimitsSchema = z
     token: endpointLimits(RATE_LIMIT_DEFAULTS.token),
     revocation: endpointLimits(RATE_LIMIT_DEFAULTS.revocation),
     login: z.strictObject({ perAddress: perWindow.default(RATE_LIMIT_DEFAULTS.login.perAddress) }).default(RATE_LIMIT_DEFAULTS.login),
+    /** GET/POST /auth: every anonymous one may store an Interaction. */
+    authorization: z.strictObject({ perAddress: perWindow.default(RATE_LIMIT_DEFAULTS.authorization.perAddress) }).default(RATE_LIMIT_DEFAULTS.authorization),
+    /** /session/end (RP-initiated logout): an anonymous one stores a Session. */
+    endSession: z.strictObject({ perAddress: perWindow.default(RATE_LIMIT_DEFAULTS.endSession.perAddress) }).default(RATE_LIMIT_DEFAULTS.endSession),
     admin: endpointLimits(RATE_LIMIT_DEFAULTS.admin),
   })
   .superRefine((limits, ctx) => {
@@ -163,6 +169,8 @@ export const configSchema = z
         session: seconds.default(14 * 24 * 3600),
         grant: seconds.default(14 * 24 * 3600),
         interaction: seconds.default(3600),
+        /** Interactions and sessions of a browser nobody has signed in on yet (anonymous requests). */
+        anonymous: seconds.default(600),
       })
       .default({
         authorizationCode: 60,
@@ -172,6 +180,7 @@ export const configSchema = z
         session: 14 * 24 * 3600,
         grant: 14 * 24 * 3600,
         interaction: 3600,
+        anonymous: 600,
       }),
   })
   .superRefine((config, ctx) => {

@@ -7,6 +7,7 @@ import { AccountStore } from '../accounts/account-store.js';
 import { LoginThrottle } from '../accounts/login-throttle.js';
 import { RolePolicy } from '../accounts/role-policy.js';
 import type { LatchConfig } from '../config/load.js';
+import { configWarnings } from '../config/warnings.js';
 import { interactionRoutes } from '../interactions/interaction-routes.js';
 import { ClientAuthenticator } from '../introspection/client-authenticator.js';
 import { introspectionEndpoint } from '../introspection/introspection-endpoint.js';
@@ -31,9 +32,12 @@ import { ConfigError } from '../config/config-error.js';
 import { canonicalRoute, requestRoute } from './canonical-route.js';
 import { rfcErrorCodes } from './rfc-error-codes.js';
 import { errorHandler } from './error-handler.js';
+import { warnIfEvicting } from './eviction-check.js';
 import { health } from './health.js';
 import { LatchMetrics } from './metrics.js';
+import { opsListener } from './ops-server.js';
 import { requestLog } from './request-log.js';
+import { secureCookiesAlways } from './secure-cookies.js';
 import { securityHeaders } from './security-headers.js';
 import { staticAssets } from './static-assets.js';
 
@@ -49,6 +53,8 @@ export interface Latch {
   rateLimits: RateLimits;
   /** The Node request listener (`http.createServer(latch.callback)`). */
   callback: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The operations listener's (`/readyz`, `/metrics`, `/healthz`: ops-server.ts), for LATCH_OPS_PORT. */
+  ops: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 /**
@@ -60,7 +66,10 @@ export interface Latch {
  * routes. Every grant or token oidc-provider kills (any route) is published from the adapter's hooks.
  */
 export function createLatch(config: LatchConfig, redis: RedisClient, logger: Logger): Latch {
+  for (const warning of configWarnings(config)) logger.warn({ field: warning.field }, warning.message);
+  void warnIfEvicting(redis, logger);
   const store = new RedisStore(redis, config.secrets.tokenHashKey);
+  store.deadlineMs = config.redisCommandTimeoutMs;
   const metrics = new LatchMetrics();
   store.onError = () => metrics.redisErrors.inc();
   store.onLatency = (seconds) => metrics.redisLatency.observe(seconds);
@@ -90,6 +99,7 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     provider.proxy = true;
     provider.maxIpsCount = config.trustedProxies;
   }
+  if (config.production) secureCookiesAlways(provider);
 
   const rateLimits = new RateLimits(new RateLimiter(config.file.rateLimits, redisCounters(store), logger), config.file.rateLimits, {
     trustedProxies: config.trustedProxies,
@@ -107,7 +117,7 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   provider.use(errorHandler(logger));
   provider.use(securityHeaders(redirectOrigins));
   provider.use(canonicalRoute);
-  provider.use(health(store, metrics));
+  provider.use(health());
   provider.use(rateLimit(rateLimits));
   provider.use(staticAssets);
   provider.use(rfcErrorCodes);
@@ -149,5 +159,5 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     if (req.method === 'POST' && route?.name === 'introspection' && route.exact) return introspect(req, res);
     return koa(req, res);
   };
-  return { provider, store, accounts, revocations, audit, introspector, metrics, rateLimits, callback };
+  return { provider, store, accounts, revocations, audit, introspector, metrics, rateLimits, ops: opsListener(store, metrics), callback };
 }

@@ -1,26 +1,13 @@
 import type { Context, Next } from 'koa';
-import type { RedisStore } from '../../adapters/redis/redis-store.js';
-import type { LatchMetrics } from './metrics.js';
 
 /**
- * `/healthz`: the process answers. `/readyz`: it can reach Redis, so it can serve. `/metrics`:
- * Prometheus text format (keep it on the private side: docs/operations.md).
+ * `/healthz` on the public listener: the process answers (no Redis call, nothing revealed).
+ * Readiness and metrics are served by the operations listener only (ops-server.ts).
  */
-export function health(store: RedisStore, metrics: LatchMetrics) {
-  return async function healthChecks(ctx: Context, next: Next) {
+export function health() {
+  return async function healthCheck(ctx: Context, next: Next) {
     if (ctx.path === '/healthz') {
       ctx.body = { status: 'ok' };
-      return;
-    }
-    if (ctx.path === '/readyz') {
-      const ready = await store.ping();
-      ctx.status = ready ? 200 : 503;
-      ctx.body = { status: ready ? 'ready' : 'redis unreachable' };
-      return;
-    }
-    if (ctx.path === '/metrics' && ctx.method === 'GET') {
-      ctx.type = metrics.registry.contentType;
-      ctx.body = await metrics.registry.metrics();
       return;
     }
     await next();

@@ -44,6 +44,13 @@ export class LatchMetrics {
     registers: [this.registry],
   });
 
+  readonly introspectionFailures = new Counter({
+    name: 'latch_introspection_failures_total',
+    help: 'Introspections answered 5xx by the lean handler (Redis down or slow: temporarily_unavailable), by error; the warning in the log is written at most once per 10 s',
+    labelNames: ['error'] as const,
+    registers: [this.registry],
+  });
+
   readonly redisLatency = new Histogram({
     name: 'latch_redis_operation_duration_seconds',
     help: 'Time of each Redis operation of a request (one script on the hot path; a few commands for writes), failures included',

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Account, AccountStore } from '../accounts/account-store.js';
@@ -44,15 +45,24 @@ function wait(seconds: number): string {
 }
 
 export function interactionRoutes({ provider, accounts, revocations, audit, locations, travel, throttle, rateLimits, file }: InteractionDependencies) {
-  function knownDevice(ctx: Context, username: string): boolean {
-    const tags = (ctx.cookies.get(DEVICE_COOKIE, { signed: true }) ?? '').split('.');
-    return tags.includes(throttle.deviceTag(username));
+  /** The known-device cookie: `<browser id>.<tag>.<tag>…`, one tag per username signed in to. */
+  function deviceCookie(ctx: Context): { browserId: string | undefined; tags: string[] } {
+    const [browserId, ...tags] = (ctx.cookies.get(DEVICE_COOKIE, { signed: true }) ?? '').split('.');
+    return { browserId: browserId || undefined, tags: tags.filter(Boolean) };
   }
 
+  function knownDevice(ctx: Context, username: string): boolean {
+    const { browserId, tags } = deviceCookie(ctx);
+    return !!browserId && tags.includes(throttle.deviceTag(username, browserId));
+  }
+
+  /** After a login that succeeded in full (password and travel check): this browser is known. */
   function rememberDevice(ctx: Context, username: string) {
-    const tag = throttle.deviceTag(username);
-    const tags = (ctx.cookies.get(DEVICE_COOKIE, { signed: true }) ?? '').split('.').filter((t) => t && t !== tag);
-    ctx.cookies.set(DEVICE_COOKIE, [tag, ...tags].slice(0, 10).join('.'), {
+    const cookie = deviceCookie(ctx);
+    const browserId = cookie.browserId ?? randomBytes(16).toString('base64url');
+    const tag = throttle.deviceTag(username, browserId);
+    const tags = cookie.tags.filter((t) => t !== tag);
+    ctx.cookies.set(DEVICE_COOKIE, [browserId, tag, ...tags.slice(0, 9)].join('.'), {
       signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, maxAge: 365 * 24 * 3600 * 1000, overwrite: true,
     });
   }
@@ -128,10 +138,12 @@ export function interactionRoutes({ provider, accounts, revocations, audit, loca
       // One message for unknown user, wrong password and disabled account.
       return showLogin(ctx, interaction, 401, 'Invalid username or password.', username);
     }
-    await throttle.succeeded(username, ctx.ip);
-    rememberDevice(ctx, username);
+    // A login refused for impossible travel is no success: it neither clears the failures of this
+    // address nor makes this browser a known device (that would exempt it from account locks).
     const refusal = await checkTravel(ctx, account);
     if (refusal) return showLogin(ctx, interaction, 403, refusal, username);
+    await throttle.succeeded(username, ctx.ip);
+    rememberDevice(ctx, username);
     await finish(ctx, { login: { accountId: account.sub } }, false);
   }
 

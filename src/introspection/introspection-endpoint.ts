@@ -4,6 +4,7 @@ import { InvalidClient, InvalidRequest, OAuthError, TemporarilyUnavailable } fro
 import { BodyTooLarge, readBody } from '../http/request-body.js';
 import type { LatchMetrics } from '../http/metrics.js';
 import type { Logger } from '../log/logger.js';
+import { WarningThrottle } from '../log/warning-throttle.js';
 import type { RateLimits } from '../rate-limit/rate-limits.js';
 import { TooManyRequests } from '../rate-limit/too-many-requests.js';
 import type { ClientAuthenticator, ClientParams } from './client-authenticator.js';
@@ -86,6 +87,8 @@ export function introspectionEndpoint(
   metrics: LatchMetrics,
   limits: RateLimits,
 ): Listener {
+  const failureLog = new WarningThrottle(logger);
+
   function observe(started: bigint, status: number): void {
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     metrics.observe('/introspect', 'POST', status, ms / 1000);
@@ -139,7 +142,10 @@ export function introspectionEndpoint(
     } catch (err) {
       const error = err instanceof OAuthError ? err : new TemporarilyUnavailable(undefined, { cause: err });
       status = error.status;
-      if (status >= 500) logger.warn({ path: '/introspect', error: error.error, cause: String((error.cause as Error)?.message ?? '') }, 'introspection failed');
+      if (status >= 500) {
+        metrics.introspectionFailures.inc({ error: error.error });
+        failureLog.warn({ path: '/introspect', error: error.error, cause: String((error.cause as Error)?.message ?? '') }, 'introspection failed');
+      }
       // RFC 6749 §5.2: a 401 invalid_client carries a challenge for the scheme the client can use.
       const headers = error instanceof InvalidClient ? CHALLENGE : error instanceof TooManyRequests ? error.headers() : {};
       send(res, status, error.toJSON(), headers);

@@ -7,6 +7,7 @@ import { ACCOUNT_CLIENT_ID } from '../interactions/account-routes.js';
 import { errorPage, logoutPage, messagePage } from '../interactions/views.js';
 import { clientCredentialsScopes, refuseUngrantableScopes } from './client-credentials-scope.js';
 import { assertionProblem, ASSERTION_ALGS, CLOCK_TOLERANCE_SECONDS } from './client-assertion.js';
+import { parameterCaps } from './authorization-limits.js';
 import type { ResourceServers } from './resource-servers.js';
 import { ENDPOINT_PATHS } from './routes.js';
 import { revocationAllowed } from './token-policies.js';
@@ -99,6 +100,8 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
     },
     scopes: [...OIDC_SCOPES, ...resourceServers.scopes()],
     responseTypes: ['code'],
+    // Length caps of authorization request parameters (invalid_request, redirected to the client).
+    extraParams: parameterCaps(),
     // S256 for every client, confidential or public (RFC 9700 §2.1.1).
     pkce: { required: () => true },
     rotateRefreshToken: true,
@@ -180,9 +183,11 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? file.ttl.clientCredentials,
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 600,
       IdToken: file.ttl.idToken,
-      Session: file.ttl.session,
+      // A browser nobody has signed in on yet (any anonymous GET /auth or /session/end) gets short-lived
+      // records: what an anonymous caller makes Latch store expires within minutes, not hours or days.
+      Session: (_ctx, session) => (session.accountId ? file.ttl.session : Math.min(file.ttl.anonymous, file.ttl.session)),
       Grant: file.ttl.grant,
-      Interaction: file.ttl.interaction,
+      Interaction: (_ctx, interaction) => (interaction.session?.accountId ? file.ttl.interaction : Math.min(file.ttl.anonymous, file.ttl.interaction)),
     },
     renderError: async (ctx, out) => {
       ctx.type = 'html';

@@ -2,16 +2,26 @@ import type { Context, Next } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { routeName, type RouteName } from '../provider/routes.js';
 import type { RateLimits } from './rate-limits.js';
-import type { RateLimitedEndpoint, TooManyRequests } from './too-many-requests.js';
+import type { AddressOnlyEndpoint, RateLimitedEndpoint, TooManyRequests } from './too-many-requests.js';
 
 /**
  * oidc-provider's routes that are limited, by the route the gate resolved (src/http/canonical-route.ts),
  * never by spelling: a variant of a path is refused before it gets here. Introspection never reaches
  * Koa: its lean handler applies the same policy itself.
  */
-const ROUTES = new Map<RouteName | undefined, Exclude<RateLimitedEndpoint, 'login'>>([
+const ROUTES = new Map<RouteName | undefined, Exclude<RateLimitedEndpoint, AddressOnlyEndpoint>>([
   ['token', 'token'],
   ['revocation', 'revocation'],
+]);
+
+/**
+ * oidc-provider's browser routes, any method, per address: each anonymous request there may
+ * store a record (an Interaction at /auth, a Session at /session/end).
+ */
+const BROWSER_ROUTES = new Map<RouteName | undefined, Exclude<AddressOnlyEndpoint, 'login'>>([
+  ['authorization', 'authorization'],
+  ['end_session', 'endSession'],
+  ['end_session_confirm', 'endSession'],
 ]);
 
 /** Errors oidc-provider answers before or during client authentication: the client was not proven. */
@@ -38,8 +48,8 @@ export function refuse(ctx: Context, refusal: TooManyRequests): void {
 
 /**
  * Rate limits on oidc-provider's token and revocation routes (the lean introspection handler
- * applies the same policy itself, without Koa), and per address on the admin API (whose routes
- * count their authenticated client).
+ * applies the same policy itself, without Koa), per address on its browser routes (`/auth`,
+ * `/session/end`) and on the admin API (whose routes count their authenticated client).
  *
  * Before the route: the caller's address is counted, and the client a Basic header names is
  * refused if its budget is already spent (checked, not counted: the header is not proven yet).
@@ -56,6 +66,14 @@ export function rateLimit(limits: RateLimits) {
       // Per address here; per client in the admin routes, once its bearer token is verified.
       const refusal = limits.admitAddress('admin', ctx.ip);
       return refusal ? refuse(ctx, refusal) : next();
+    }
+    const browser = BROWSER_ROUTES.get(route);
+    if (browser) {
+      const refusal = limits.admitAddress(browser, ctx.ip);
+      if (!refusal) return next();
+      // A browser is shown a page, an API client gets JSON: the error handler picks by Accept.
+      ctx.set(refusal.headers());
+      throw refusal;
     }
     const endpoint = ctx.method === 'POST' ? ROUTES.get(route) : undefined;
     if (!endpoint) return next();

@@ -30,10 +30,17 @@ interface Tally {
 }
 
 /**
- * Counters kept per instance, so no request pays a Redis round trip: this instance cannot hold more
- * distinct keys per window (a flood from that many addresses is not stopped by per-address limits anyway).
+ * Counters kept per instance, so no request pays a Redis round trip: at most this many distinct
+ * keys per window. Past it, new keys are not admitted unlimited (that would let a flood from many
+ * addresses switch the limits off): they share one overflow budget per family, or are refused.
  */
 const MAX_TALLIES = 100_000;
+
+/** The id of a family's overflow budget (never an address or a client id). */
+const OVERFLOW = '\0overflow';
+
+/** What `take` does with a new key once the limiter tracks its maximum number of keys. */
+export type WhenFull = 'share' | 'refuse';
 
 /** A Redis outage would otherwise log a line per sync. */
 const ERROR_LOG_INTERVAL_MS = 10_000;
@@ -79,7 +86,8 @@ export class RateLimiter {
    */
   refusal(family: string, id: string, limit: number, now = Date.now()): number {
     const window = Math.floor(now / this.#windowMs);
-    const tally = this.#tallies.get(`${family}\0${id}`);
+    let tally = this.#tallies.get(`${family}\0${id}`);
+    if (!tally && this.#tallies.size >= MAX_TALLIES) tally = this.#tallies.get(`${family}\0${OVERFLOW}`);
     if (!tally || tally.window !== window || tally.shared + tally.pending + tally.sending < limit) return 0;
     return this.#retryAfter(window, now);
   }
@@ -89,16 +97,24 @@ export class RateLimiter {
     this.take(family, id, Infinity, now);
   }
 
-  /** `refusal`, and counts the request when it is admitted (one Map lookup: this is per request). */
-  take(family: string, id: string, limit: number, now = Date.now()): number {
+  /**
+   * `refusal`, and counts the request when it is admitted (one Map lookup: this is per request).
+   * A new key while the limiter is full shares its family's overflow budget (`share`: the same
+   * limit for all of them together) or is refused until the window ends (`refuse`).
+   */
+  take(family: string, id: string, limit: number, now = Date.now(), whenFull: WhenFull = 'share'): number {
     const window = Math.floor(now / this.#windowMs);
-    const name = `${family}\0${id}`;
+    let name = `${family}\0${id}`;
     let tally = this.#tallies.get(name);
+    if (!tally && this.#tallies.size >= MAX_TALLIES && !this.#dropEnded(window)) {
+      this.#full(window);
+      if (whenFull === 'refuse') return this.#retryAfter(window, now);
+      // One overflow key per family, allowed beyond the maximum: memory stays bounded.
+      name = `${family}\0${OVERFLOW}`;
+      id = OVERFLOW;
+      tally = this.#tallies.get(name);
+    }
     if (!tally || tally.window !== window) {
-      if (!tally && this.#tallies.size >= MAX_TALLIES) {
-        this.#full(window);
-        return 0;
-      }
       tally = { family, id, window, shared: 0, pending: 0, sending: 0 };
       this.#tallies.set(name, tally);
     }
@@ -160,10 +176,23 @@ export class RateLimiter {
     }
   }
 
+  /**
+   * Once per window, when full: forgets the keys of ended windows the background sync has not
+   * dropped yet. True when that made room.
+   */
+  #dropEnded(window: number): boolean {
+    if (this.#fullWindow === window) return false;
+    for (const [name, tally] of this.#tallies) if (tally.window < window) this.#tallies.delete(name);
+    return this.#tallies.size < MAX_TALLIES;
+  }
+
   #full(window: number): void {
     if (this.#fullWindow === window) return;
     this.#fullWindow = window;
-    this.#logger.warn({ max: MAX_TALLIES }, 'rate limiter is tracking its maximum number of keys this window; new keys are not limited until it ends');
+    this.#logger.warn(
+      { max: MAX_TALLIES },
+      'rate limiter is tracking its maximum number of keys this window; until it ends, new keys share one overflow budget per endpoint (the login form refuses them)',
+    );
   }
 
   /** Stops the background sync (counts not yet sent are dropped). */

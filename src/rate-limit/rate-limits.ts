@@ -3,7 +3,7 @@ import type { RateLimitsConfig } from '../config/schema.js';
 import type { LatchMetrics } from '../http/metrics.js';
 import { addressBucket, clientAddress } from './client-address.js';
 import type { RateLimiter } from './rate-limiter.js';
-import { TooManyRequests, type RateLimitedEndpoint, type RateLimitScope } from './too-many-requests.js';
+import { TooManyRequests, type AddressOnlyEndpoint, type RateLimitedEndpoint, type RateLimitScope } from './too-many-requests.js';
 
 export interface RateLimitsOptions {
   /** LATCH_TRUSTED_PROXIES: how the lean handlers find the caller's address (client-address.ts). */
@@ -41,23 +41,26 @@ export class RateLimits {
   admitAddress(endpoint: RateLimitedEndpoint, ip: string): TooManyRequests | undefined {
     const limit = this.#policy[endpoint].perAddress;
     if (limit === 0) return undefined;
-    return this.#refuse(endpoint, 'address', this.limiter.take(`${endpoint}:address`, addressBucket(ip), limit));
+    // The login form fails closed when the limiter is full (each admitted attempt costs a scrypt
+    // hash); elsewhere new addresses share an overflow budget.
+    const whenFull = endpoint === 'login' ? 'refuse' : 'share';
+    return this.#refuse(endpoint, 'address', this.limiter.take(`${endpoint}:address`, addressBucket(ip), limit, Date.now(), whenFull));
   }
 
   /** Refuses a request naming a client whose budget is spent, without counting it (not proven yet). */
-  checkClient(endpoint: Exclude<RateLimitedEndpoint, 'login'>, clientId: string | undefined): TooManyRequests | undefined {
+  checkClient(endpoint: Exclude<RateLimitedEndpoint, AddressOnlyEndpoint>, clientId: string | undefined): TooManyRequests | undefined {
     const limit = this.#policy[endpoint].perClient;
     if (limit === 0 || clientId === undefined) return undefined;
     return this.#refuse(endpoint, 'client', this.limiter.refusal(`${endpoint}:client`, clientId, limit));
   }
 
   /** Counts a request of an authenticated client. */
-  countClient(endpoint: Exclude<RateLimitedEndpoint, 'login'>, clientId: string): void {
+  countClient(endpoint: Exclude<RateLimitedEndpoint, AddressOnlyEndpoint>, clientId: string): void {
     if (this.#policy[endpoint].perClient > 0) this.limiter.hit(`${endpoint}:client`, clientId);
   }
 
   /** Counts a request of an authenticated client, or refuses it when its budget is spent. */
-  admitClient(endpoint: Exclude<RateLimitedEndpoint, 'login'>, clientId: string): TooManyRequests | undefined {
+  admitClient(endpoint: Exclude<RateLimitedEndpoint, AddressOnlyEndpoint>, clientId: string): TooManyRequests | undefined {
     const limit = this.#policy[endpoint].perClient;
     if (limit === 0) return undefined;
     return this.#refuse(endpoint, 'client', this.limiter.take(`${endpoint}:client`, clientId, limit));

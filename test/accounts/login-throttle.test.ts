@@ -49,6 +49,16 @@ describe('login brute-force protection', () => {
     await redis.client.del(latch.store.keys.loginFailures('alice'));
   });
 
+  it('counts the addresses of one IPv6 /64 as one, like the rate limits: rotating addresses inside it does not escape the wait', async () => {
+    for (const ip of ['2001:db8:5:5::1', '2001:db8:5:5::2', '2001:db8:5:5:ffff:ffff:ffff:3']) expect((await attempt('wrong-password', ip)).status).toBe(401);
+    const rotated = await attempt(ALICE.password, '2001:db8:5:5:1234::9');
+    expect(rotated.status).toBe(429);
+    expect(rotated.html).toContain('Too many failed sign-in attempts. Try again in');
+    // Another /64 is another subscriber.
+    expect((await attempt(ALICE.password, '2001:db8:5:6::1')).status).toBe(303);
+    await redis.client.del(latch.store.keys.loginFailures('alice'), latch.store.keys.loginFailures('alice', '2001:db8:5:5::/64'));
+  });
+
   it('locks the account for unknown browsers after failures from many addresses, but not the user’s own devices', async () => {
     const own = new BrowserSession();
     expect((await attempt(ALICE.password, '81.2.69.10', own)).status).toBe(303);
@@ -63,6 +73,23 @@ describe('login brute-force protection', () => {
     // The lock ends with the window.
     await backdate(latch.store.keys.loginFailures('alice'), 900_000);
     expect((await attempt(ALICE.password, '2.2.2.2')).status).toBe(303);
+  });
+
+  it('binds each known-device cookie to the browser it was issued to: no value common to every browser of a user', async () => {
+    const first = new BrowserSession();
+    const second = new BrowserSession();
+    expect((await attempt(ALICE.password, '81.2.69.30', first)).status).toBe(303);
+    expect((await attempt(ALICE.password, '81.2.69.31', second)).status).toBe(303);
+    const [a, b] = [first.cookies.get('latch.device'), second.cookies.get('latch.device')];
+    expect(a).toEqual(expect.stringMatching(/^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]+$/));
+    expect(b).toEqual(expect.stringMatching(/^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]+$/));
+    expect(a!.split('.')[1]).not.toBe(b!.split('.')[1]);
+    // A second user on the same browser adds a tag under the same browser id.
+    await redis.client.del(latch.store.keys.loginFailures('bob'));
+    expect((await attempt('bob-password-12', '81.2.69.30', first, 'bob')).status).toBe(303);
+    const both = first.cookies.get('latch.device')!.split('.');
+    expect(both).toHaveLength(3);
+    expect(both[0]).toBe(a!.split('.')[0]);
   });
 
   it('throttles unknown usernames exactly like known ones (no enumeration)', async () => {

@@ -1,10 +1,12 @@
 import { Redis } from 'ioredis';
+import * as oidc from 'openid-client';
 import { TravelGuard } from '../../src/anomaly/impossible-travel.js';
+import { BrowserSession } from '../support/browser-session.js';
 import { startLatch, type TestLatch } from '../support/latch-server.js';
 import { adminCall, adminToken } from '../support/admin.js';
 import { logIn, postForm, webClient } from '../support/oauth.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
-import { SECRETS } from '../support/test-config.js';
+import { ALICE, REDIRECT_URI, SECRETS } from '../support/test-config.js';
 
 let redis: TestRedis;
 let latch: TestLatch;
@@ -79,6 +81,31 @@ describe('impossible travel', () => {
       ['Tokyo, JP', 'revoke'],
       ['London, GB', 'accepted'],
     ]);
+  });
+
+  it('a login refused for impossible travel sets no known-device cookie and keeps the failure counter', async () => {
+    await login(proxied, { 'x-forwarded-for': '81.2.69.20' });
+    await backdateLastLogin(5);
+    const tokyo = { 'x-forwarded-for': '1.0.16.20' };
+    const browser = new BrowserSession();
+    const client = await webClient(proxied.url);
+    const url = oidc.buildAuthorizationUrl(client, {
+      redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+    });
+    let page = await browser.follow(url.href, proxied.url);
+    for (let i = 0; i < 2; i++) {
+      const failed = await browser.submit(page.url, page.html!, '/login', { username: ALICE.username, password: 'wrong-password' }, tokyo);
+      expect(failed.status).toBe(401);
+      page = { url: page.url, html: await failed.text() };
+    }
+    const refused = await browser.submit(page.url, page.html!, '/login', { username: ALICE.username, password: ALICE.password }, tokyo);
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toContain('We stopped this sign-in');
+    expect(refused.headers.getSetCookie().filter((c) => c.startsWith('latch.device'))).toEqual([]);
+    expect(browser.cookies.has('latch.device')).toBe(false);
+    // The two failures still count: the right password did not wipe them.
+    expect(await redis.client.hget(proxied.store.keys.loginFailures('alice', '1.0.16.20'), 'n')).toBe('2');
+    await redis.client.del(proxied.store.keys.loginFailures('alice', '1.0.16.20'), proxied.store.keys.loginFailures('alice'));
   });
 
   it('London then Paris three hours later: allowed', async () => {

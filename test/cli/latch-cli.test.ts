@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { BrowserSession } from '../support/browser-session.js';
 import { startLatch, type TestLatch } from '../support/latch-server.js';
 import { logIn, postForm, webClient } from '../support/oauth.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
@@ -96,6 +97,43 @@ describe('latch admin (CLI)', () => {
     for (let i = 0; i < 50 && !out.includes('"followed"'); i++) await new Promise((r) => setTimeout(r, 100));
     child.kill();
     expect(out).toContain('"reason":"followed"');
+  });
+
+  it('escapes control characters in table cells: a newline in an audit reason forges no row', async () => {
+    const forged = 'phished\n2030-01-01 00:00:00  security-admin  enable-account  account:mallory  0  approved by CISO';
+    expect((await latchCli(['admin', 'revoke-user', 'bob', '--reason', forged])).code).toBe(0);
+    const audit = await latchCli(['admin', 'audit']);
+    expect(audit.code).toBe(0);
+    const lines = audit.stdout.trimEnd().split('\n');
+    const entries = (await latchCli(['admin', 'audit', '--json'])).stdout.trim().split('\n');
+    // One header line and one line per entry: nothing else.
+    expect(lines).toHaveLength(entries.length + 1);
+    expect(lines.filter((l) => l.startsWith('2030-01-01'))).toEqual([]);
+    expect(lines.at(-1)).toContain('phished\\n2030-01-01 00:00:00  security-admin');
+    // --json keeps the value exactly (JSON escapes the newline itself).
+    expect(JSON.parse(entries.at(-1)!)).toMatchObject({ action: 'revoke-user', reason: forged });
+  });
+
+  it('escapes C1 controls (U+009B, a terminal control sequence introducer) from a User-Agent in tables and in --json output', async () => {
+    class Agent extends BrowserSession {
+      override request(url: string, init: RequestInit = {}): Promise<Response> {
+        const headers = new Headers(init.headers);
+        headers.set('user-agent', 'Mozilla/5.0 \u009b2J\u009b31mEVIL');
+        return super.request(url, { ...init, headers });
+      }
+    }
+    await logIn(latch.url, await webClient(latch.url), { browser: new Agent() });
+    const human = await latchCli(['admin', 'sessions', 'alice']);
+    expect(human.code).toBe(0);
+    // Any control character but the line ends of the table.
+    // eslint-disable-next-line no-control-regex -- finding control characters is the point
+    const control = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+    expect(human.stdout).not.toMatch(control);
+    expect(human.stdout).toContain('Mozilla/5.0 \\x9b2J\\x9b31mEVIL');
+    const json = await latchCli(['admin', 'sessions', 'alice', '--json']);
+    expect(json.stdout).not.toMatch(control);
+    // Still JSON, and still the value Latch recorded.
+    expect((JSON.parse(json.stdout) as Array<{ user_agent?: string }>).map((s) => s.user_agent)).toContain('Mozilla/5.0 \u009b2J\u009b31mEVIL');
   });
 
   it('exits non-zero with a clear message on failure', async () => {

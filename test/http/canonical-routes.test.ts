@@ -93,7 +93,7 @@ describe('canonical routes', () => {
 
   it('labels variants "other" in the metrics, never as the route', async () => {
     await send('POST', '/Revoke', 'token=x', svcBasic);
-    const text = await (await fetch(`${latch.url}/metrics`)).text();
+    const text = await (await fetch(`${latch.opsUrl}/metrics`)).text();
     expect(text).toMatch(/latch_http_requests_total\{route="other",method="POST",status="404"\} \d+/);
     expect(text).not.toMatch(/latch_http_requests_total\{route="\/revoke",method="POST",status="404"\}/);
   });

@@ -12,7 +12,7 @@ const apiA: [string, string] = ['api-a', SECRETS.apiA];
 
 async function waitReady(): Promise<void> {
   for (let i = 0; i < 200; i++) {
-    const response = await fetch(`${latch.url}/readyz`);
+    const response = await fetch(`${latch.opsUrl}/readyz`);
     if (response.status === 200) return;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -65,7 +65,7 @@ describe('fail closed when Redis is unreachable', () => {
     const service = await postForm(`${latch.url}/token`, { grant_type: 'client_credentials', scope: 'a:read' }, ['svc', SECRETS.svc]);
     expect(service.status).toBe(503);
 
-    expect((await fetch(`${latch.url}/readyz`)).status).toBe(503);
+    expect((await fetch(`${latch.opsUrl}/readyz`)).status).toBe(503);
     expect((await fetch(`${latch.url}/healthz`)).status).toBe(200);
 
     await redis.start();
@@ -175,6 +175,52 @@ describe('fail closed when Redis is unreachable', () => {
     expect(elapsed).toBeLessThan(BOUND_MS - 1000);
     await waitReady();
     expect((await postForm(`${latch.url}/introspect`, { token: accessToken }, apiA)).json).toMatchObject({ active: true });
+  });
+
+  it('answers each of 50 concurrent introspection, token and revocation calls within the command timeout while Redis hangs, queueing included', async () => {
+    await waitReady();
+    const timeoutMs = latch.config.redisCommandTimeoutMs;
+    await redis.client.client('PAUSE', 4000, 'ALL');
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        timed(() => {
+          if (i % 5 === 0) return postForm(`${latch.url}/token`, { grant_type: 'client_credentials', scope: 'a:read' }, ['svc', SECRETS.svc]);
+          if (i % 5 === 1) return postForm(`${latch.url}/revoke`, { token: accessToken }, ['web', SECRETS.web]);
+          return postForm(`${latch.url}/introspect`, { token: accessToken }, apiA);
+        }),
+      ),
+    );
+    await redis.client.client('UNPAUSE');
+    expect(answers.map((a) => [a.result.status, a.result.json?.error])).toEqual(answers.map(() => [503, 'temporarily_unavailable']));
+    // One deadline per request, from the moment it asks Redis: queueing behind commands already
+    // sent counts (with auto-pipelining a command's own timeout starts only once it is written).
+    const slowest = Math.max(...answers.map((a) => a.ms));
+    expect({ slowest, withinBound: slowest < timeoutMs + 500 }).toEqual({ slowest, withinBound: true });
+    await waitReady();
+  });
+
+  it('logs "introspection failed" at most once per interval during an outage and counts every failure in a metric', async () => {
+    await waitReady();
+    const fresh = await startLatch(redis.url);
+    try {
+      const logged = () => fresh.logs.filter((line) => line.includes('"introspection failed"'));
+      const metric = async () => {
+        const text = await (await fetch(`${fresh.opsUrl}/metrics`)).text();
+        return Number(/^latch_introspection_failures_total\{error="temporarily_unavailable"\} (\d+)/m.exec(text)?.[1] ?? 0);
+      };
+      await redis.stop();
+      for (let burst = 0; burst < 2; burst++) {
+        const answers = await Promise.all(Array.from({ length: 30 }, () => postForm(`${fresh.url}/introspect`, { token: accessToken }, apiA)));
+        expect(answers.map((a) => a.status)).toEqual(answers.map(() => 503));
+      }
+      expect(logged()).toHaveLength(1);
+      expect(JSON.parse(logged()[0]!)).toMatchObject({ level: 40, path: '/introspect', error: 'temporarily_unavailable' });
+      expect(await metric()).toBe(60);
+    } finally {
+      await fresh.close();
+      await redis.start();
+      await waitReady();
+    }
   });
 
   it('never shows a stack trace on the login page when Redis is down', async () => {

@@ -33,7 +33,7 @@ describe('GET /metrics', () => {
     await postForm(`${latch.url}/introspect`, { token }, ['api-a', SECRETS.apiA]);
     await redis.start();
 
-    const response = await fetch(`${latch.url}/metrics`);
+    const response = await fetch(`${latch.opsUrl}/metrics`);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await response.text();
     expect(sample(text, 'latch_introspections_total', 'result="active"')).toBe(1);

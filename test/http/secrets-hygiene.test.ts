@@ -1,8 +1,9 @@
 import * as oidc from 'openid-client';
+import { BrowserSession } from '../support/browser-session.js';
 import { startLatch, type TestLatch } from '../support/latch-server.js';
 import { clientFor, logIn, postForm, webClient } from '../support/oauth.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
-import { ALICE, SECRETS } from '../support/test-config.js';
+import { ALICE, REDIRECT_URI, SECRETS } from '../support/test-config.js';
 
 let redis: TestRedis;
 let latch: TestLatch;
@@ -69,6 +70,31 @@ describe('secrets hygiene', () => {
     for (const [name, value] of Object.entries(secrets)) {
       expect({ name, found: dump.includes(value) }).toEqual({ name, found: false });
     }
+  });
+
+  it('stores no browser session id or interaction id in clear while a consent page is pending', async () => {
+    const client = await webClient(latch.url);
+    const browser = new BrowserSession();
+    const url = oidc.buildAuthorizationUrl(client, {
+      redirect_uri: REDIRECT_URI, scope: 'openid a:read', prompt: 'consent', state: 'pending-consent',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+    });
+    const page = await browser.follow(url.href, latch.url);
+    const login = await browser.submit(page.url, page.html!, '/login', { username: ALICE.username, password: ALICE.password });
+    const consent = await browser.follow(new URL(login.headers.get('location')!, page.url).href, latch.url);
+    expect(consent.html).toContain('/confirm"');
+    const pending = Object.fromEntries([...browser.cookies].filter(([name]) => !name.endsWith('.sig')));
+    expect(Object.keys(pending)).toEqual(expect.arrayContaining(['_session', '_interaction', '_interaction_resume']));
+    const dump = (await dumpRedis()).join('\n');
+    expect(dump).toContain('pending-consent');
+    for (const [name, value] of Object.entries(pending)) {
+      expect({ name, found: dump.includes(value) }).toEqual({ name, found: false });
+    }
+    // The consent page still works: the sealed ids open again.
+    const confirmed = await browser.submit(consent.url, consent.html!, '/confirm');
+    const done = await browser.follow(new URL(confirmed.headers.get('location')!, consent.url).href, latch.url);
+    expect(new URL(done.url).searchParams.get('state')).toBe('pending-consent');
+    expect(new URL(done.url).searchParams.get('code')).toEqual(expect.any(String));
   });
 
   it('writes no token, code, secret, password, cookie or Authorization header to the logs', () => {

@@ -104,6 +104,50 @@ describe('rate limits per address', () => {
   });
 });
 
+describe('per-address budgets of the browser routes (/auth, /session/end)', () => {
+  let latch: TestLatch;
+  beforeAll(async () => {
+    latch = await start({ authorization: { perAddress: 3 }, endSession: { perAddress: 2 } }, { trustedProxies: 1 });
+  });
+
+  const authorize = (ip: string, accept = 'text/html') => {
+    const url = new URL(`${latch.url}/auth`);
+    url.search = new URLSearchParams({
+      client_id: 'web', response_type: 'code', scope: 'openid', redirect_uri: 'http://127.0.0.1:9/callback',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+    }).toString();
+    return fetch(url, { redirect: 'manual', headers: { 'x-forwarded-for': ip, accept } });
+  };
+  const interactions = async () => (await redis.client.keys(`${latch.store.keys.prefix}i:*`)).length;
+
+  it('GET /auth: answers 429 with Retry-After, a plain page for browsers and JSON otherwise, once an address spent its budget, storing nothing more; other addresses go on', async () => {
+    const ip = freshIp();
+    for (let i = 0; i < 3; i++) expect((await authorize(ip)).status).toBe(303);
+    const stored = await interactions();
+    const page = await authorize(ip);
+    expect(page.status).toBe(429);
+    expect(Number(page.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(page.headers.get('cache-control')).toBe('no-store');
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await page.text()).toMatch(/too many requests from this address, retry after \d+ s/);
+    const json = await authorize(ip, 'application/json');
+    expectRefused({ status: json.status, headers: json.headers, json: (await json.json()) as Record<string, unknown> }, 'address');
+    expect(await interactions()).toBe(stored);
+    expect((await authorize(freshIp())).status).toBe(303);
+  });
+
+  it('/session/end: answers 429 once an address spent its budget, and not to other addresses', async () => {
+    const ip = freshIp();
+    const endSession = (from: string) => fetch(`${latch.url}/session/end`, { redirect: 'manual', headers: { 'x-forwarded-for': from, accept: 'application/json' } });
+    for (let i = 0; i < 2; i++) expect((await endSession(ip)).status).toBe(200);
+    const refused = await endSession(ip);
+    expectRefused({ status: refused.status, headers: refused.headers, json: (await refused.json()) as Record<string, unknown> }, 'address');
+    const confirm = await fetch(`${latch.url}/session/end/confirm`, { method: 'POST', redirect: 'manual', headers: { 'x-forwarded-for': ip, accept: 'application/json' } });
+    expect(confirm.status).toBe(429);
+    expect((await endSession(freshIp())).status).toBe(200);
+  });
+});
+
 describe('rate limits per client', () => {
   let latch: TestLatch;
   beforeAll(async () => {
@@ -220,7 +264,7 @@ describe('windows and metrics', () => {
     await call.token(latch.url, ip);
     await call.token(latch.url, ip);
     await call.token(latch.url, ip);
-    const text = await (await fetch(`${latch.url}/metrics`)).text();
+    const text = await (await fetch(`${latch.opsUrl}/metrics`)).text();
     expect(text).toContain('latch_rate_limited_total{endpoint="introspection",scope="client"} 1\n');
     expect(text).toContain('latch_rate_limited_total{endpoint="token",scope="address"} 2\n');
     expect(text).toContain('latch_http_requests_total{route="/introspect",method="POST",status="429"} 1\n');

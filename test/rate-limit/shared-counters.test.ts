@@ -99,7 +99,7 @@ describe('rate limits shared by several instances', () => {
     } finally {
       await redis.start();
     }
-    await eventually(async () => (await fetch(`${a.url}/readyz`)).status === 200);
+    await eventually(async () => (await fetch(`${a.opsUrl}/readyz`)).status === 200);
     // The counts made while Redis was down reach it, and B refuses that address too.
     const counter = a.store.keys.rateLimit('introspection:address', ip, window());
     await eventually(async () => Number(await redis.client.get(counter)) === 5);

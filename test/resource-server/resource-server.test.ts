@@ -31,7 +31,7 @@ function resourceServer(overrides: Partial<ResourceServerOptions> = {}): Resourc
 
 async function waitReady(): Promise<void> {
   for (let i = 0; i < 200; i++) {
-    if ((await fetch(`${latch.url}/readyz`)).status === 200) return;
+    if ((await fetch(`${latch.opsUrl}/readyz`)).status === 200) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error('Latch did not become ready again');

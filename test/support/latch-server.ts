@@ -11,6 +11,8 @@ import { testConfig } from './test-config.js';
 
 export interface TestLatch extends Latch {
   url: string;
+  /** The operations listener (`/readyz`, `/metrics`), on its own loopback port. */
+  opsUrl: string;
   config: LatchConfig;
   redis: RedisClient;
   /** Every log line Latch wrote, raw. */
@@ -29,6 +31,8 @@ export interface StartOptions {
   /** Serve another config file than test-config.ts's. */
   file?: LatchFileConfig;
   trustedProxies?: number;
+  /** Run with NODE_ENV=production's behaviour (over plain http here: as behind a TLS proxy). */
+  production?: boolean;
 }
 
 /**
@@ -45,6 +49,7 @@ export async function startLatch(redisUrl: RedisTarget | string, options: StartO
     ...base,
     ...(options.file ? { file: options.file } : {}),
     ...(options.trustedProxies === undefined ? {} : { trustedProxies: options.trustedProxies }),
+    ...(options.production === undefined ? {} : { production: options.production }),
   };
   const logs: string[] = [];
   const sink = new Writable({
@@ -63,6 +68,9 @@ export async function startLatch(redisUrl: RedisTarget | string, options: StartO
     latch.callback(req, res);
   };
   server.on('request', listener);
+  const ops = createServer(latch.ops);
+  await new Promise<void>((resolve) => ops.listen(0, '127.0.0.1', resolve));
+  const opsUrl = `http://127.0.0.1:${(ops.address() as { port: number }).port}`;
 
   async function stop() {
     server.closeAllConnections();
@@ -72,6 +80,7 @@ export async function startLatch(redisUrl: RedisTarget | string, options: StartO
   return {
     ...latch,
     url,
+    opsUrl,
     config,
     redis,
     logs,
@@ -83,6 +92,8 @@ export async function startLatch(redisUrl: RedisTarget | string, options: StartO
     },
     async close() {
       if (server.listening) await stop();
+      ops.closeAllConnections();
+      await new Promise<void>((resolve) => ops.close(() => resolve()));
       redis.disconnect();
     },
   };

@@ -107,6 +107,8 @@ export async function testConfig(issuer: string, redis: RedisTarget | string): P
   }));
   return {
     port: 0,
+    opsPort: 0,
+    opsHost: '127.0.0.1',
     issuer,
     redis: typeof redis === 'string' ? { kind: 'single', url: redis } : redis,
     production: false,
