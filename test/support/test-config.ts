@@ -109,6 +109,7 @@ export async function testConfig(issuer: string, redis: RedisTarget | string): P
     port: 0,
     issuer,
     redis: typeof redis === 'string' ? { kind: 'single', url: redis } : redis,
+    workers: 1,
     production: false,
     logLevel: 'silent',
     trustedProxies: 0,
