@@ -1,14 +1,31 @@
-import { createServer } from 'node:http';
-import { openRedis } from '../adapters/redis/connect.js';
-import { loadConfig } from './config/load.js';
+import cluster from 'node:cluster';
+import { createServer, type Server } from 'node:http';
+import { openRedis, type RedisClient } from '../adapters/redis/connect.js';
+import { RedisStore } from '../adapters/redis/redis-store.js';
+import { AccountStore } from './accounts/account-store.js';
+import { workerMetrics } from './cluster/cluster-metrics.js';
+import { runWorkers, WORKER_SLOT } from './cluster/workers.js';
+import { loadConfig, type LatchConfig } from './config/load.js';
 import { ConfigError } from './config/config-error.js';
 import { describeTarget } from './config/redis-target.js';
+import { developmentRedis, type DevRedis } from './dev-redis/dev-redis.js';
 import { createLatch } from './http/app.js';
-import { createLogger } from './log/logger.js';
+import { createLogger, type Logger } from './log/logger.js';
 
-/** `npm start`: load and validate config, connect to Redis, seed demo accounts, serve. */
+/**
+ * `npm start`: load and validate config, find Redis (in development, start one), seed demo
+ * accounts, serve — in this process, or with LATCH_WORKERS > 1 in that many workers
+ * (src/cluster/workers.ts), each of which runs `serve` below.
+ */
 async function main(): Promise<void> {
   const config = await loadConfig();
+  if (cluster.isWorker) {
+    const logger = createLogger(config.logLevel).child({ worker: Number(process.env[WORKER_SLOT]) });
+    // Ctrl-C reaches the whole process group; the primary decides and sends SIGTERM.
+    process.on('SIGINT', () => {});
+    return serve(config, await connect(config, logger), logger, async () => {});
+  }
+
   const logger = createLogger(config.logLevel);
   if (config.secrets.generated) {
     logger.warn(
@@ -16,6 +33,20 @@ async function main(): Promise<void> {
         'Never use them in production: set LATCH_JWKS, LATCH_COOKIE_KEYS and LATCH_TOKEN_HASH_KEY (NODE_ENV=production requires them).',
     );
   }
+  const devRedis = config.devRedis
+    ? await developmentRedis({ ...config.devRedis, startupTimeoutMs: config.redisStartupTimeoutMs, path: process.env.PATH }, logger)
+    : undefined;
+  const running: LatchConfig = devRedis ? { ...config, redis: { kind: 'single', url: devRedis.url } } : config;
+  const redis = await connect(running, logger);
+  const created = await new AccountStore(new RedisStore(redis, config.secrets.tokenHashKey)).seed(config.file.accounts);
+  if (created) logger.info({ created }, 'seeded accounts from config');
+
+  if (config.workers === 1) return serve(running, redis, logger, stopDevRedis(devRedis));
+  await redis.quit();
+  runWorkers({ count: config.workers, env: devRedis ? { REDIS_URL: devRedis.url } : {}, logger, onStopped: stopDevRedis(devRedis) });
+}
+
+async function connect(config: LatchConfig, logger: Logger): Promise<RedisClient> {
   const redis = await openRedis(config.redis, { startupTimeoutMs: config.redisStartupTimeoutMs, commandTimeoutMs: config.redisCommandTimeoutMs }).catch((err: Error) => {
     const field = { single: 'REDIS_URL', cluster: 'REDIS_CLUSTER_NODES', sentinel: 'REDIS_SENTINELS' }[config.redis.kind];
     throw new ConfigError(field, `cannot connect to ${describeTarget(config.redis)}: ${err.message}`);
@@ -25,26 +56,47 @@ async function main(): Promise<void> {
     if (Date.now() - lastRedisError > 5000) logger.warn({ err: err.message }, 'redis error');
     lastRedisError = Date.now();
   });
+  return redis;
+}
 
-  const latch = createLatch(config, redis, logger);
-  const created = await latch.accounts.seed(config.file.accounts);
-  if (created) logger.info({ created }, 'seeded accounts from config');
+const stopDevRedis = (devRedis: DevRedis | undefined) => async () => devRedis?.stop();
 
-  const server = createServer(latch.callback);
-  server.listen(config.port, () => {
-    logger.info({ issuer: config.issuer, port: config.port, config: config.configFile }, 'latch listening');
+/** Listens on PORT; a port already taken is a configuration error, not a stack trace. */
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      reject(err.code === 'EADDRINUSE' ? new ConfigError('PORT', `${port} is already in use (another Latch?); stop it or set PORT`) : err);
+    });
+    server.listen(port, () => resolve());
   });
+}
 
+/** Serves until SIGTERM or SIGINT, then drains, closes Redis, runs `onStopped` and exits 0. */
+async function serve(config: LatchConfig, redis: RedisClient, logger: Logger, onStopped: () => Promise<void>): Promise<void> {
+  const latch = createLatch(config, redis, logger);
+  if (cluster.isWorker) latch.metrics.render = workerMetrics(latch.metrics.registry);
+  const server = createServer(latch.callback);
+  await listen(server, config.port);
+  logger.info({ issuer: config.issuer, port: config.port, config: config.configFile }, 'latch listening');
+
+  let stopping = false;
   const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     logger.info({ signal }, 'shutting down');
     server.close(() => {
-      redis.quit().finally(() => process.exit(0));
+      redis
+        .quit()
+        .catch(() => {})
+        .then(onStopped)
+        .finally(() => process.exit(0));
     });
     server.closeIdleConnections();
     setTimeout(() => process.exit(1), 10_000).unref();
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  // A worker leaves Ctrl-C to its primary (above), which drains the workers with SIGTERM.
+  if (!cluster.isWorker) process.once('SIGINT', () => shutdown('SIGINT'));
 }
 
 main().catch((err: unknown) => {

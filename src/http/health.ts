@@ -19,8 +19,15 @@ export function health(store: RedisStore, metrics: LatchMetrics) {
       return;
     }
     if (ctx.path === '/metrics' && ctx.method === 'GET') {
+      const body = await metrics.render().catch(() => undefined);
+      if (body === undefined) {
+        // With workers the primary sums them; when it cannot, the scrape fails visibly.
+        ctx.status = 503;
+        ctx.body = { status: 'metrics unavailable' };
+        return;
+      }
       ctx.type = metrics.registry.contentType;
-      ctx.body = await metrics.registry.metrics();
+      ctx.body = body;
       return;
     }
     await next();
