@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,7 +75,7 @@ function freePort(): Promise<number> {
 }
 
 /** Loopback only, AOF on (fsync every second), no RDB snapshots, logs in the data directory. */
-function redisArguments(port: number, dir: string): string[] {
+function redisArguments(port: number, dir: string, logFile: string): string[] {
   return [
     '--port', String(port),
     '--bind', '127.0.0.1',
@@ -84,7 +84,7 @@ function redisArguments(port: number, dir: string): string[] {
     '--appendonly', 'yes',
     '--appendfsync', 'everysec',
     '--save', '',
-    '--logfile', join(dir, 'redis.log'),
+    '--logfile', logFile,
     '--daemonize', 'no',
   ];
 }
@@ -98,9 +98,28 @@ class StartFailure extends Error {
   }
 }
 
+/** What redis-server wrote to its log since `from` bytes (its own words on why it stopped). */
+function logSince(logFile: string, from: number): string {
+  try {
+    return readFileSync(logFile).subarray(from).toString();
+  } catch {
+    return '';
+  }
+}
+
+const sizeOf = (file: string) => {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+};
+
 /** Starts one watchdog + redis-server on `port` and waits until Redis answers PING. */
 async function launch(binary: string, port: number, options: DevRedisOptions, lockFile: string): Promise<{ watchdog: ChildProcess; pid: number }> {
-  const watchdog = fork(WATCHDOG, [lockFile, binary, ...redisArguments(port, options.dir)], {
+  const logFile = join(options.dir, 'redis.log');
+  const logStart = sizeOf(logFile);
+  const watchdog = fork(WATCHDOG, [lockFile, binary, ...redisArguments(port, options.dir, logFile)], {
     // Its own process group: a Ctrl-C reaches Latch, which drains before it stops Redis.
     detached: true,
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -114,22 +133,23 @@ async function launch(binary: string, port: number, options: DevRedisOptions, lo
     if (message.type === 'exited') exited = message;
   });
   const gone = new Promise<void>((resolve) => watchdog.once('exit', () => resolve()));
-  let watchdogGone = false;
-  void gone.then(() => (watchdogGone = true));
+  const ended = () => exited !== undefined || watchdog.exitCode !== null || watchdog.signalCode !== null;
 
   const deadline = Date.now() + options.startupTimeoutMs;
   for (;;) {
-    if (exited || watchdogGone) {
+    if (ended()) {
       await gone;
-      const said = exited?.output.trim().split('\n').slice(-3).join(' ').trim();
+      // Before it opens its log, redis-server writes to stderr; after, only to the log.
+      const words = exited?.output.trim() || logSince(logFile, logStart).trim();
+      const said = words.split('\n').slice(-2).join(' ').trim();
       const how = exited ? (exited.signal ? `was killed by ${exited.signal}` : `exited with code ${exited.code}`) : 'stopped';
-      throw new StartFailure(`redis-server ${how}${said ? `: ${said}` : ''}`, /address already in use/i.test(said ?? ''));
+      throw new StartFailure(`redis-server ${how}${said ? `: ${said}` : ''}`, /address already in use/i.test(said));
     }
     if (pid !== undefined && (await pong(port))) return { watchdog, pid };
     if (Date.now() > deadline) {
       watchdog.kill('SIGTERM');
       await gone;
-      throw new StartFailure(`redis-server did not answer on 127.0.0.1:${port} within ${options.startupTimeoutMs} ms (LATCH_REDIS_STARTUP_TIMEOUT_MS); see ${join(options.dir, 'redis.log')}`, false);
+      throw new StartFailure(`redis-server did not answer on 127.0.0.1:${port} within ${options.startupTimeoutMs} ms (LATCH_REDIS_STARTUP_TIMEOUT_MS); see ${logFile}`, false);
     }
     await new Promise((r) => setTimeout(r, 50));
   }

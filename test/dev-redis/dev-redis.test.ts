@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -30,6 +30,14 @@ async function start(cwd: string, env: Record<string, string> = {}) {
   const proc = runLatch({ PORT: String(port), ISSUER: base, LATCH_CONFIG: configFile, LATCH_DEV_REDIS_PROBE: `127.0.0.1:${closedPort}`, LOG_LEVEL: 'info', ...env }, cwd);
   running.push(proc);
   return { proc, base };
+}
+
+/** A directory holding a `redis-server` shell script (first on PATH, before the real one). */
+function fakeRedisServer(script: string): string {
+  const bin = mkdtempSync(join(tmpdir(), 'latch-fake-redis-'));
+  writeFileSync(join(bin, 'redis-server'), `#!/bin/sh\n${script}\n`);
+  chmodSync(join(bin, 'redis-server'), 0o755);
+  return bin;
 }
 
 async function clientCredentialsToken(base: string): Promise<string> {
@@ -149,6 +157,38 @@ describe('first run without a Redis (development)', () => {
     );
     expect(existsSync(join(cwd, '.latch/redis'))).toBe(false);
   });
+
+  it("stops with redis-server's own words when it cannot start, and leaves the directory free", async () => {
+    const cwd = workdir();
+    const bin = fakeRedisServer(`echo '*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***' >&2; echo "Bad directive or wrong number of arguments" >&2; exit 1`);
+    const { proc } = await start(cwd, { PATH: `${bin}:/usr/bin:/bin` });
+    expect(await proc.exited).toBe(1);
+    expect(proc.err()).toBe(
+      `latch: invalid configuration: REDIS_URL: not set and nothing answers at 127.0.0.1:${closedPort}; the development Redis (${bin}/redis-server) did not start: ` +
+        'redis-server exited with code 1: *** FATAL CONFIG FILE ERROR (Redis 7.0.15) *** Bad directive or wrong number of arguments\n',
+    );
+    expect(existsSync(join(cwd, '.latch/redis/latch.lock'))).toBe(false);
+    expect(processesMentioning(cwd)).toEqual([]);
+  });
+
+  it('tries another free port when the one it picked was taken before redis-server could bind it', async () => {
+    const cwd = workdir();
+    const real = execFileSync('sh', ['-c', 'command -v redis-server']).toString().trim();
+    const attempts = join(cwd, 'attempts');
+    // The first attempt fails the way redis-server does when its port is taken: in its log file.
+    const bin = fakeRedisServer(
+      `echo x >> '${attempts}'\n` +
+        `if [ "$(wc -l < '${attempts}')" -eq 1 ]; then echo '1:M # Warning: Could not create server TCP listening socket 127.0.0.1:1: bind: Address already in use' >> '${cwd}/.latch/redis/redis.log'; exit 1; fi\n` +
+        `exec '${real}' "$@"`,
+    );
+    const { proc, base } = await start(cwd, { PATH: `${bin}:/usr/bin:/bin` });
+    expect(await ready(base)).toBe(true);
+    expect(readFileSync(attempts, 'utf8')).toBe('x\nx\n');
+    expect(proc.logs().filter(isStartLine)).toHaveLength(1);
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+    expect(processesMentioning(cwd)).toEqual([]);
+  }, 30_000);
 
   it('never starts one when REDIS_URL names a Redis that does not answer: that is an error', async () => {
     const cwd = workdir();
