@@ -68,7 +68,8 @@ export function runWorkers(options: WorkerPoolOptions): void {
     const slot = slots.get(worker)!;
     slots.delete(worker);
     if (stopping) {
-      if (code !== 0) failed = true;
+      // Killed by our SIGTERM means it was still starting (a serving worker drains and exits 0).
+      if (code !== 0 && signal !== 'SIGTERM') failed = true;
       if (slots.size === 0) void finish();
       return;
     }

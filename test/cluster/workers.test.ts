@@ -139,6 +139,16 @@ describe('LATCH_WORKERS=2', () => {
     expect(proc.logs().filter((l) => l.msg === 'shutting down').map((l) => l.worker).sort()).toEqual([1, 2]);
   }, 60_000);
 
+  it('exits 0 on a SIGTERM that arrives while the workers are still starting', async () => {
+    const port = await freePort();
+    const proc = runLatch({ PORT: String(port), REDIS_URL: redis.url, LATCH_CONFIG: configFile, LATCH_DEV_KEYS_FILE: join(dir, 'keys.json'), LATCH_WORKERS: '2', LOG_LEVEL: 'info' });
+    running.push(proc);
+    await logLine(proc, (l) => l.msg === 'primary started its workers');
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+    expect(proc.logs().filter((l) => l.msg === 'latch listening')).toEqual([]);
+  }, 30_000);
+
   it('stops with the reason, and exit code 1, when the workers cannot serve (the port is taken)', async () => {
     const taken = createServer();
     const port = await new Promise<number>((resolve) => taken.listen(0, () => resolve((taken.address() as { port: number }).port)));
