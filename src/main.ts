@@ -18,11 +18,11 @@ import { createLogger, type Logger } from './log/logger.js';
  * (src/cluster/workers.ts), each of which runs `serve` below.
  */
 async function main(): Promise<void> {
+  // Ctrl-C reaches the whole process group; a worker leaves it to the primary, which sends SIGTERM.
+  if (cluster.isWorker) process.on('SIGINT', () => {});
   const config = await loadConfig();
   if (cluster.isWorker) {
     const logger = createLogger(config.logLevel).child({ worker: Number(process.env[WORKER_SLOT]) });
-    // Ctrl-C reaches the whole process group; the primary decides and sends SIGTERM.
-    process.on('SIGINT', () => {});
     return serve(config, await connect(config, logger), logger, async () => {});
   }
 
@@ -95,7 +95,6 @@ async function serve(config: LatchConfig, redis: RedisClient, logger: Logger, on
     setTimeout(() => process.exit(1), 10_000).unref();
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
-  // A worker leaves Ctrl-C to its primary (above), which drains the workers with SIGTERM.
   if (!cluster.isWorker) process.once('SIGINT', () => shutdown('SIGINT'));
 }
 
