@@ -12,11 +12,13 @@ import { resourceServerScenario } from './scenarios/resource-server.js';
 import { revocationScenario } from './scenarios/revocation.js';
 import { soakScenario } from './scenarios/soak.js';
 import { storageScenario } from './scenarios/storage.js';
+import { workersScenario } from './scenarios/workers.js';
 
 const USAGE = `npm run bench [-- options]
   --quick            short runs (5 s, 1 s warm-up), 100k instead of 1M stored tokens, a 30 s soak
   --only=a,b         scenarios to run: introspection, resource-server, revocation, storage, soak,
-                     cluster, profile
+                     cluster, workers, profile
+  --workers=1,2      LATCH_WORKERS values the workers scenario runs Latch with (default 1,2)
   --duration=S       seconds per measured run (default 10)
   --warmup=S         seconds of discarded warm-up before each run (default 2)
   --connections=N    autocannon connections (default 32)
@@ -33,6 +35,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> 
   storage: storageScenario,
   soak: soakScenario,
   cluster: clusterScenario,
+  workers: workersScenario,
   profile: profileScenario,
 };
 
@@ -65,6 +68,7 @@ async function main(): Promise<void> {
       'soak-rate': { type: 'string' },
       profile: { type: 'boolean', default: false },
       'quiet-wait': { type: 'string' },
+      workers: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -75,7 +79,7 @@ async function main(): Promise<void> {
   const quick = values.quick!;
   const names = values.only
     ? values.only.split(',').map((s) => s.trim())
-    : ['introspection', 'resource-server', 'revocation', 'storage', 'cluster', 'soak', ...(values.profile ? ['profile'] : [])];
+    : ['introspection', 'resource-server', 'revocation', 'storage', 'cluster', 'workers', 'soak', ...(values.profile ? ['profile'] : [])];
   for (const name of names) if (!SCENARIOS[name]) throw new Error(`unknown scenario "${name}"\n${USAGE}`);
 
   const settings = {
@@ -92,11 +96,13 @@ async function main(): Promise<void> {
     sampleEveryS: soakS >= 120 ? 5 : 1,
   };
   if (!(soak.durationS > 0) || !(soak.rate > 0)) throw new Error(`--soak-minutes and --soak-rate must be positive numbers\n${USAGE}`);
+  const workerCounts = (values.workers ?? '1,2').split(',').map((s) => Number(s.trim()));
+  if (workerCounts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--workers must list whole numbers of workers, e.g. 1,2\n${USAGE}`);
   const started = new Date();
   const log = (message: string) => process.stderr.write(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
   const quiet = await waitForQuiet(Number(values['quiet-wait'] ?? 120), log);
   const redis = await startRedis();
-  const ctx: BenchContext = { settings, soak, quick, redis, secrets: await benchSecrets(), log };
+  const ctx: BenchContext = { settings, soak, quick, redis, secrets: await benchSecrets(), workerCounts, log };
 
   const rows: Row[] = [];
   const raw: Record<string, unknown> = {};

@@ -21,6 +21,8 @@ export interface BenchContext {
   quick: boolean;
   redis: BenchRedis;
   secrets: BenchSecrets;
+  /** LATCH_WORKERS values the workers scenario compares (--workers, default 1,2). */
+  workerCounts: number[];
   /** Progress line on stderr (the table goes to stdout). */
   log(message: string): void;
 }

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { ConfigError, fieldPath } from './config-error.js';
 import { demoValueProblem, refuseDemoValues } from './demo-secrets.js';
 import { configSchema, type LatchFileConfig } from './schema.js';
-import { parseRedisTarget, type RedisTarget } from './redis-target.js';
+import { DEFAULT_REDIS_NODE, namesRedis, nodeUrl, parseNodes, parseRedisTarget, type RedisNode, type RedisTarget } from './redis-target.js';
 import { loadSecrets, type Secrets } from './secrets.js';
 
 export interface LatchConfig {
@@ -14,6 +15,13 @@ export interface LatchConfig {
   issuer: string;
   /** One server, a Cluster or a Sentinel-managed master (redis-target.ts). */
   redis: RedisTarget;
+  /**
+   * Development only, when no Redis variable is set: the address to try first (`redis` points at
+   * it) and, when nothing answers there, where Latch's own redis-server keeps its data (src/dev-redis/).
+   */
+  devRedis?: { probe: RedisNode; dir: string };
+  /** LATCH_WORKERS: processes serving the port (1: this process serves; more: src/cluster/). */
+  workers: number;
   production: boolean;
   logLevel: string;
   /** Number of reverse proxies in front of Latch whose X-Forwarded-* headers are trusted. */
@@ -92,6 +100,20 @@ function refuseDemoKeys(env: Env): void {
   if (problem) throw new ConfigError('LATCH_TOKEN_HASH_KEY', problem);
 }
 
+function parseDevRedis(env: Env): { probe: RedisNode; dir: string } {
+  const probe = env.LATCH_DEV_REDIS_PROBE ? parseNodes(env.LATCH_DEV_REDIS_PROBE, 'LATCH_DEV_REDIS_PROBE') : [DEFAULT_REDIS_NODE];
+  if (probe.length !== 1) throw new ConfigError('LATCH_DEV_REDIS_PROBE', 'must be one host:port');
+  return { probe: probe[0]!, dir: resolve('.latch/redis') };
+}
+
+/** Default: 1 in development (one process to debug), every CPU this process may use in production. */
+function parseWorkers(raw: string | undefined, production: boolean): number {
+  if (raw === undefined || raw === '') return production ? availableParallelism() : 1;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > 1024) throw new ConfigError('LATCH_WORKERS', `must be a whole number of worker processes from 1 to 1024, got "${raw}"`);
+  return n;
+}
+
 /** Reads the whole configuration once at start-up: environment, config file and keys. */
 export async function loadConfig(env: Env = process.env): Promise<LatchConfig> {
   const production = env.NODE_ENV === 'production';
@@ -103,7 +125,11 @@ export async function loadConfig(env: Env = process.env): Promise<LatchConfig> {
   if (production && !issuer.startsWith('https:')) {
     throw new ConfigError('ISSUER', 'must be https when NODE_ENV=production');
   }
-  const redis = parseRedisTarget(env);
+  const named = parseRedisTarget(env);
+  // Never in production, never when the user named a Redis: then it must be that one (or an error).
+  const devRedis = production || namesRedis(env) ? undefined : parseDevRedis(env);
+  const redis: RedisTarget = devRedis ? { kind: 'single', url: nodeUrl(devRedis.probe) } : named;
+  const workers = parseWorkers(env.LATCH_WORKERS, production);
   const trustedProxies = Number(env.LATCH_TRUSTED_PROXIES ?? '0');
   if (!Number.isInteger(trustedProxies) || trustedProxies < 0) {
     throw new ConfigError('LATCH_TRUSTED_PROXIES', 'must be a whole number of proxies (0 trusts no forwarded header)');
@@ -130,6 +156,8 @@ export async function loadConfig(env: Env = process.env): Promise<LatchConfig> {
     opsHost,
     issuer: issuer.replace(/\/$/, ''),
     redis,
+    ...(devRedis ? { devRedis } : {}),
+    workers,
     production,
     logLevel: env.LOG_LEVEL ?? (production ? 'info' : 'debug'),
     trustedProxies,

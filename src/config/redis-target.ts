@@ -20,6 +20,21 @@ export type RedisTarget =
 
 type Env = Record<string, string | undefined>;
 
+/** Where Latch looks for Redis when no variable names one. */
+export const DEFAULT_REDIS_NODE: Readonly<RedisNode> = Object.freeze({ host: '127.0.0.1', port: 6379 });
+
+const TOPOLOGY_VARIABLES = ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const;
+
+/** True when the environment names a Redis (any topology); empty values name nothing. */
+export function namesRedis(env: Env): boolean {
+  return TOPOLOGY_VARIABLES.some((name) => env[name]);
+}
+
+/** `redis://host:port` for one node (IPv6 hosts in brackets). */
+export function nodeUrl(node: RedisNode): string {
+  return `redis://${node.host.includes(':') ? `[${node.host}]` : node.host}:${node.port}`;
+}
+
 /** `host:port,host:port` → nodes; `[::1]:7000` for IPv6. The error names the variable. */
 export function parseNodes(raw: string, name: string): RedisNode[] {
   const nodes = raw
@@ -56,7 +71,7 @@ function parseUrl(raw: string): string {
  * REDIS_SENTINEL_PASSWORD. Setting two topologies is an error rather than a guess.
  */
 export function parseRedisTarget(env: Env): RedisTarget {
-  const chosen = (['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const).filter((name) => env[name]);
+  const chosen = TOPOLOGY_VARIABLES.filter((name) => env[name]);
   if (chosen.length > 1) throw new ConfigError(chosen[1]!, `set only one of ${chosen.join(', ')}`);
   const tls = env.REDIS_TLS ?? '';
   if (!['', 'true', 'false'].includes(tls)) throw new ConfigError('REDIS_TLS', 'must be true or false');
@@ -79,7 +94,7 @@ export function parseRedisTarget(env: Env): RedisTarget {
     const extra = Object.keys(auth).map((k) => (k === 'tls' ? 'REDIS_TLS' : `REDIS_${k.toUpperCase()}`));
     throw new ConfigError(extra[0]!, 'applies to REDIS_CLUSTER_NODES or REDIS_SENTINELS; put credentials in REDIS_URL (redis://user:password@host) and use rediss: for TLS');
   }
-  return { kind: 'single', url: parseUrl(env.REDIS_URL ?? 'redis://127.0.0.1:6379') };
+  return { kind: 'single', url: parseUrl(env.REDIS_URL || nodeUrl(DEFAULT_REDIS_NODE)) };
 }
 
 /** The target as a log line: hosts and kind, never credentials. */

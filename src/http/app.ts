@@ -7,7 +7,6 @@ import { AccountStore } from '../accounts/account-store.js';
 import { LoginThrottle } from '../accounts/login-throttle.js';
 import { RolePolicy } from '../accounts/role-policy.js';
 import type { LatchConfig } from '../config/load.js';
-import { configWarnings } from '../config/warnings.js';
 import { interactionRoutes } from '../interactions/interaction-routes.js';
 import { ClientAuthenticator } from '../introspection/client-authenticator.js';
 import { introspectionEndpoint } from '../introspection/introspection-endpoint.js';
@@ -32,7 +31,6 @@ import { ConfigError } from '../config/config-error.js';
 import { canonicalRoute, requestRoute } from './canonical-route.js';
 import { rfcErrorCodes } from './rfc-error-codes.js';
 import { errorHandler } from './error-handler.js';
-import { warnIfEvicting } from './eviction-check.js';
 import { health } from './health.js';
 import { LatchMetrics } from './metrics.js';
 import { opsListener } from './ops-server.js';
@@ -66,8 +64,6 @@ export interface Latch {
  * routes. Every grant or token oidc-provider kills (any route) is published from the adapter's hooks.
  */
 export function createLatch(config: LatchConfig, redis: RedisClient, logger: Logger): Latch {
-  for (const warning of configWarnings(config)) logger.warn({ field: warning.field }, warning.message);
-  void warnIfEvicting(redis, logger);
   const store = new RedisStore(redis, config.secrets.tokenHashKey);
   store.deadlineMs = config.redisCommandTimeoutMs;
   const metrics = new LatchMetrics();

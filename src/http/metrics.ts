@@ -58,6 +58,12 @@ export class LatchMetrics {
     registers: [this.registry],
   });
 
+  /**
+   * Renders GET /metrics: this registry, or with LATCH_WORKERS > 1 the sum over every worker
+   * (src/cluster/cluster-metrics.ts sets it in each worker).
+   */
+  render: () => Promise<string> = () => this.registry.metrics();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'latch_' });
   }

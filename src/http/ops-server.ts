@@ -30,7 +30,12 @@ export function opsListener(store: RedisStore, metrics: LatchMetrics): Listener 
       const ready = await store.ping();
       return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'redis unreachable' });
     }
-    if (path === '/metrics') return send(res, 200, metrics.registry.contentType, await metrics.registry.metrics());
+    if (path === '/metrics') {
+      // With workers the primary sums them (src/cluster/cluster-metrics.ts); when it cannot, the scrape fails visibly.
+      const body = await metrics.render().catch(() => undefined);
+      if (body === undefined) return json(res, 503, { status: 'metrics unavailable' });
+      return send(res, 200, metrics.registry.contentType, body);
+    }
     json(res, 404, { error: 'not_found', error_description: 'the operations listener serves /healthz, /readyz and /metrics' });
   }
   return (req, res) => {

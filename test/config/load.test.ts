@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { exportJWK, generateKeyPair } from 'jose';
 import { ConfigError } from '../../src/config/config-error.js';
 import { loadConfig, parseFileConfig, readFileConfig } from '../../src/config/load.js';
 import { describeTarget, parseRedisTarget } from '../../src/config/redis-target.js';
@@ -98,6 +99,55 @@ describe('environment and keys', () => {
     await expect(loadConfig({ ...base(), LATCH_TOKEN_HASH_KEY: 'short' })).rejects.toThrow('LATCH_TOKEN_HASH_KEY: must be at least 32');
     await expect(loadConfig({ ...base(), PORT: 'eighty' })).rejects.toThrow('PORT: must be a port number');
     await expect(loadConfig({ ...base(), REDIS_URL: 'http://x' })).rejects.toThrow('REDIS_URL: must use redis: or rediss:');
+  });
+});
+
+describe('the development Redis and LATCH_WORKERS', () => {
+  const base = () => ({ LATCH_CONFIG: fileWith(minimal), LATCH_DEV_KEYS_FILE: join(dir, `keys-${Math.random()}.json`) });
+  const productionKeys = async () => {
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    return {
+      NODE_ENV: 'production',
+      ISSUER: 'https://id.example',
+      LATCH_JWKS: JSON.stringify({ keys: [{ ...(await exportJWK(privateKey)), kid: 'k' }] }),
+      LATCH_COOKIE_KEYS: 'c'.repeat(32),
+      LATCH_TOKEN_HASH_KEY: 't'.repeat(32),
+    };
+  };
+
+  it('in development without a Redis variable, looks at 127.0.0.1:6379 first and keeps its own Redis in .latch/redis', async () => {
+    const config = await loadConfig(base());
+    expect(config.redis).toEqual({ kind: 'single', url: 'redis://127.0.0.1:6379' });
+    expect(config.devRedis).toEqual({ probe: { host: '127.0.0.1', port: 6379 }, dir: resolve('.latch/redis') });
+    const probed = await loadConfig({ ...base(), LATCH_DEV_REDIS_PROBE: '127.0.0.1:7777' });
+    expect(probed.redis).toEqual({ kind: 'single', url: 'redis://127.0.0.1:7777' });
+    expect(probed.devRedis?.probe).toEqual({ host: '127.0.0.1', port: 7777 });
+  });
+
+  it('never starts a Redis in production, or when REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS names one', async () => {
+    const production = await loadConfig({ ...base(), ...(await productionKeys()), LATCH_DEV_REDIS_PROBE: '127.0.0.1:7777' });
+    expect(production.devRedis).toBeUndefined();
+    expect(production.redis).toEqual({ kind: 'single', url: 'redis://127.0.0.1:6379' });
+    for (const named of [{ REDIS_URL: 'redis://cache:6379' }, { REDIS_CLUSTER_NODES: 'r1:7000' }, { REDIS_SENTINELS: 's1:26379' }]) {
+      expect((await loadConfig({ ...base(), ...named })).devRedis).toBeUndefined();
+    }
+  });
+
+  it('still checks the credential variables when it may start its own Redis', async () => {
+    await expect(loadConfig({ ...base(), REDIS_PASSWORD: 'pw' })).rejects.toThrow(/^REDIS_PASSWORD: applies to REDIS_CLUSTER_NODES/);
+    await expect(loadConfig({ ...base(), LATCH_DEV_REDIS_PROBE: 'nowhere' })).rejects.toThrow('LATCH_DEV_REDIS_PROBE: "nowhere" is not host:port');
+    await expect(loadConfig({ ...base(), LATCH_DEV_REDIS_PROBE: 'a:1,b:2' })).rejects.toThrow('LATCH_DEV_REDIS_PROBE: must be one host:port');
+  });
+
+  it('runs one process in development and one worker per CPU in production unless LATCH_WORKERS says otherwise', async () => {
+    expect((await loadConfig(base())).workers).toBe(1);
+    expect((await loadConfig({ ...base(), ...(await productionKeys()) })).workers).toBe(availableParallelism());
+    expect((await loadConfig({ ...base(), LATCH_WORKERS: '4' })).workers).toBe(4);
+    expect((await loadConfig({ ...base(), ...(await productionKeys()), LATCH_WORKERS: '1' })).workers).toBe(1);
+  });
+
+  it.each(['0', 'two', '1.5', '-1', '2000'])('names LATCH_WORKERS when it is not a number of workers (%s)', async (raw) => {
+    await expect(loadConfig({ ...base(), LATCH_WORKERS: raw })).rejects.toThrow(`LATCH_WORKERS: must be a whole number of worker processes from 1 to 1024, got "${raw}"`);
   });
 });
 

@@ -6,6 +6,7 @@ import { openRedis } from '../../adapters/redis/connect.js';
 import type { LatchConfig } from '../../src/config/load.js';
 import type { LatchFileConfig } from '../../src/config/schema.js';
 import { createLatch, type Latch } from '../../src/http/app.js';
+import { warnAtStartup } from '../../src/http/startup-checks.js';
 import { createLogger } from '../../src/log/logger.js';
 import { testConfig } from './test-config.js';
 
@@ -61,6 +62,7 @@ export async function startLatch(redisUrl: RedisTarget | string, options: StartO
   const logger = createLogger('debug', sink);
   const redis = await openRedis(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs });
   const latch = createLatch(config, redis, logger);
+  void warnAtStartup(config, redis, logger);
   await latch.accounts.seed(config.file.accounts);
   let introspections = 0;
   const listener: Latch['callback'] = (req, res) => {

@@ -111,6 +111,7 @@ export async function testConfig(issuer: string, redis: RedisTarget | string): P
     opsHost: '127.0.0.1',
     issuer,
     redis: typeof redis === 'string' ? { kind: 'single', url: redis } : redis,
+    workers: 1,
     production: false,
     logLevel: 'silent',
     trustedProxies: 0,
