@@ -61,7 +61,7 @@ async function everything(): Promise<string> {
     const value = type === 'string' ? await redis.client.get(key)
       : type === 'hash' ? JSON.stringify(await redis.client.hgetall(key))
       : type === 'list' ? JSON.stringify(await redis.client.lrange(key, 0, -1))
-      : type === 'zset' ? JSON.stringify(await redis.client.zrange(key, 0, -1))
+      : type === 'zset' ? JSON.stringify(await redis.client.zrange(key, '0', '-1'))
       : type === 'stream' ? JSON.stringify(await redis.client.xrange(key, '-', '+'))
       : '';
     return `${key} ${value}`;
