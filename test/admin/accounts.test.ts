@@ -243,3 +243,16 @@ describe('requiring a password change at the next login', () => {
     }
   });
 });
+
+describe('GET /admin/openapi.json', () => {
+  it('describes every account route with its method', async () => {
+    const { json } = await adminCall(latch.url, 'GET', '/admin/openapi.json');
+    const paths = json!.paths as Record<string, Record<string, unknown>>;
+    const described = Object.entries(paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+    expect(described).toEqual(expect.arrayContaining([
+      'GET /admin/accounts', 'POST /admin/accounts', 'GET /admin/accounts/{username}', 'PATCH /admin/accounts/{username}',
+      'PUT /admin/accounts/{username}/password', 'POST /admin/accounts/{username}/require-password-change',
+      'POST /admin/accounts/{username}/reset-link', 'POST /admin/accounts/import', 'POST /admin/accounts/{username}/delete',
+    ]));
+  });
+});
