@@ -8,6 +8,7 @@ import { runWorkers, WORKER_SLOT } from './cluster/workers.js';
 import { loadConfig, type LatchConfig } from './config/load.js';
 import { ConfigError } from './config/config-error.js';
 import { describeTarget } from './config/redis-target.js';
+import { loadMailSender } from './credentials/load-mail-sender.js';
 import { developmentRedis, type DevRedis } from './dev-redis/dev-redis.js';
 import { createLatch } from './http/app.js';
 import { gracefulStop } from './http/graceful-shutdown.js';
@@ -30,6 +31,8 @@ async function main(): Promise<void> {
   }
 
   const logger = createLogger(config.logLevel);
+  // Before any worker starts: a mail sender that does not load is a configuration error, once.
+  if (config.mailSender) await loadMailSender(config.mailSender);
   if (config.secrets.generated) {
     logger.warn(
       'DEVELOPMENT KEYS: signing, cookie and token-hashing keys were generated and stored in .latch/dev-keys.json. ' +
@@ -77,7 +80,7 @@ function listen(server: Server, port: number): Promise<void> {
 
 /** Serves until SIGTERM or SIGINT, then drains, closes Redis, runs `onStopped` and exits 0. */
 async function serve(config: LatchConfig, redis: RedisClient, logger: Logger, onStopped: () => Promise<void>): Promise<void> {
-  const latch = createLatch(config, redis, logger);
+  const latch = createLatch(config, redis, logger, { mailSender: config.mailSender ? await loadMailSender(config.mailSender) : undefined });
   if (cluster.isWorker) latch.metrics.render = workerMetrics(latch.metrics.registry);
   const server = createServer(latch.callback);
   const stop = gracefulStop(server);

@@ -107,8 +107,11 @@ export class RedisKeys {
 
   /**
    * An account's profile, password hash, roles and revocation state (Redis hash). Fields:
-   * username, password, email, name, roles, disabled ('1'), epoch (ms: everything born at or
-   * before it is dead), `ce:<client_id>` (ms: same, for one client).
+   * sub, username, password (a hash: Latch's scrypt, or an imported scrypt/bcrypt hash until the
+   * first login upgrades it), email, name, roles, disabled ('1'), must_change ('1': a new password
+   * is asked for at the next login), created and password_changed (ms), reset (a reset link:
+   * `<keyed hash of its secret> <expiry ms>`), pwc (a pending forced change at login, same form),
+   * epoch (ms: everything born at or before it is dead), `ce:<client_id>` (ms: same, for one client).
    */
   account(accountId: string): string {
     return this.accountByHash(this.accountHash(accountId));
@@ -216,6 +219,19 @@ export class RedisKeys {
   /** Secondary lookup of a device flow record by user code: holds the record key. */
   userCode(userCode: string): string {
     return `${this.prefix}uc:{${this.hash('uc', userCode)}}`;
+  }
+
+  /**
+   * The account list's indices (sorted sets, every score 0, read with ZRANGEBYLEX): members
+   * `<lower-cased username> NUL <sub>` and `<lower-cased email> NUL <sub>`, so a prefix search and
+   * a cursor are one range read, never a KEYS or SCAN. Listings only: never the kill switch.
+   */
+  accountsByUsername(): string {
+    return `${this.prefix}accounts:by-username`;
+  }
+
+  accountsByEmail(): string {
+    return `${this.prefix}accounts:by-email`;
   }
 
   /** Username → account id. Usernames are looked up case-insensitively. */

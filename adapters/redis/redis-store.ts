@@ -4,7 +4,9 @@ import type { RedisClient } from './connect.js';
 import { IdCipher } from './id-cipher.js';
 import { decodeRecord, encodeRecord, payloadOf, TOMBSTONE } from './record-codec.js';
 import { RedisKeys } from './keys.js';
-import { CREATE_ACCOUNT, CREATE_ACCOUNT_HASH, DELETE_IF_EQUAL, FETCH, INDEX_ADD, RETIRE, STAMP_EPOCH, UPSERT, UPSERT_RECORD } from './scripts.js';
+import {
+  CREATE_ACCOUNT, CREATE_ACCOUNT_HASH, DELETE_IF_EQUAL, FETCH, INDEX_ADD, ISSUE_TICKET, REHASH_PASSWORD, RETIRE, SET_PASSWORD, STAMP_EPOCH, UPDATE_LIVE_ACCOUNT, UPSERT, UPSERT_RECORD,
+} from './scripts.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -14,7 +16,11 @@ declare module 'ioredis' {
     latchUpsertRecord(key: string, ...args: string[]): Result<string, Context>;
     latchRetire(key: string): Result<number, Context>;
     latchIndexAdd(key: string, member: string, expiresAt: string): Result<number, Context>;
-    latchCreateAccount(usernameKey: string, accountKey: string, sub: string, ...fields: string[]): Result<AccountCreation, Context>;
+    latchCreateAccount(usernameKey: string, accountKey: string, byUsername: string, byEmail: string, sub: string, ...args: string[]): Result<AccountCreation, Context>;
+    latchUpdateLiveAccount(accountKey: string, ...args: string[]): Result<number, Context>;
+    latchIssueTicket(accountKey: string, field: string, hash: string, ttlMs: string): Result<number, Context>;
+    latchSetPassword(accountKey: string, hash: string, mustChange: string, ticketField: string, ticketHash: string): Result<number, Context>;
+    latchRehashPassword(accountKey: string, verified: string, upgraded: string): Result<number, Context>;
     latchCreateAccountHash(accountKey: string, ...fields: string[]): Result<'created' | 'exists', Context>;
     latchDeleteIfEqual(key: string, value: string): Result<number, Context>;
   }
@@ -26,6 +32,14 @@ declare module 'ioredis' {
  * `resetIdentifier`), or its own previous version.
  */
 export type Lineage = { kind: 'grant'; key: string } | { kind: 'rename'; key: string } | { kind: 'own' };
+
+/** Every account hash field a deletion removes (what stays: disabled, epoch, ce:*, deleted). */
+const ACCOUNT_PROFILE_FIELDS = ['sub', 'username', 'password', 'email', 'name', 'roles', 'must_change', 'created', 'password_changed', 'reset', 'pwc'];
+
+/** A member of the account list's indices: the lower-cased username or email, NUL, the subject. */
+export function accountIndexMember(value: string, sub: string): string {
+  return `${value.toLowerCase()}\0${sub}`;
+}
 
 /** What creating an account did: created it, found its subject's hash (live or a tombstone), or found the username taken. */
 export type AccountCreation = 'created' | 'exists' | 'taken';
@@ -82,7 +96,11 @@ export class RedisStore {
     redis.defineCommand('latchUpsertRecord', { numberOfKeys: 1, lua: UPSERT_RECORD });
     redis.defineCommand('latchRetire', { numberOfKeys: 1, lua: RETIRE });
     redis.defineCommand('latchIndexAdd', { numberOfKeys: 1, lua: INDEX_ADD });
-    redis.defineCommand('latchCreateAccount', { numberOfKeys: 2, lua: CREATE_ACCOUNT });
+    redis.defineCommand('latchCreateAccount', { numberOfKeys: 4, lua: CREATE_ACCOUNT });
+    redis.defineCommand('latchUpdateLiveAccount', { numberOfKeys: 1, lua: UPDATE_LIVE_ACCOUNT });
+    redis.defineCommand('latchIssueTicket', { numberOfKeys: 1, lua: ISSUE_TICKET });
+    redis.defineCommand('latchSetPassword', { numberOfKeys: 1, lua: SET_PASSWORD });
+    redis.defineCommand('latchRehashPassword', { numberOfKeys: 1, lua: REHASH_PASSWORD });
     redis.defineCommand('latchCreateAccountHash', { numberOfKeys: 1, lua: CREATE_ACCOUNT_HASH });
     redis.defineCommand('latchDeleteIfEqual', { numberOfKeys: 1, lua: DELETE_IF_EQUAL });
   }
@@ -265,39 +283,92 @@ export class RedisStore {
 
   /**
    * Creates account `sub` (hash fields `fields`) and claims `username` for it, refusing an existing
-   * account hash (a deleted account's tombstone included). One script on one server; on a cluster
-   * the two keys live in different slots: the hash is created first (refusing an existing one),
-   * then the username claimed, and the new hash removed again if the username was taken.
+   * account hash (a deleted account's tombstone included), and lists it (the account list's
+   * indices). One script on one server; on a cluster the keys live in different slots: the hash is
+   * created first (refusing an existing one), then the username claimed, and the new hash removed
+   * again if the username was taken; the index entries follow (a crash before them leaves the
+   * account unlisted until the next seed or profile update, never a second account).
    */
   async createAccount(username: string, sub: string, fields: Record<string, string>): Promise<AccountCreation> {
-    const accountKey = this.keys.account(sub);
-    const usernameKey = this.keys.username(username);
+    const { keys } = this;
+    const accountKey = keys.account(sub);
+    const usernameKey = keys.username(username);
     const pairs = Object.entries(fields).flat();
-    if (!this.clustered) return this.redis.latchCreateAccount(usernameKey, accountKey, sub, ...pairs);
+    const byUsername = accountIndexMember(username, sub);
+    const byEmail = fields.email ? accountIndexMember(fields.email, sub) : '';
+    if (!this.clustered) {
+      return this.redis.latchCreateAccount(usernameKey, accountKey, keys.accountsByUsername(), keys.accountsByEmail(), sub, byUsername, byEmail, ...pairs);
+    }
     if ((await this.redis.latchCreateAccountHash(accountKey, ...pairs)) === 'exists') return 'exists';
-    if ((await this.redis.set(usernameKey, sub, 'NX')) === 'OK') return 'created';
-    await this.redis.del(accountKey);
-    return 'taken';
+    if ((await this.redis.set(usernameKey, sub, 'NX')) !== 'OK') {
+      await this.redis.del(accountKey);
+      return 'taken';
+    }
+    await this.indexAccount(sub, username, fields.email);
+    return 'created';
+  }
+
+  /** Lists account `sub` under its username and email (idempotent: ZADD of the same members). */
+  async indexAccount(sub: string, username: string, email?: string): Promise<void> {
+    await Promise.all([
+      this.redis.zadd(this.keys.accountsByUsername(), 0, accountIndexMember(username, sub)),
+      email ? this.redis.zadd(this.keys.accountsByEmail(), 0, accountIndexMember(email, sub)) : undefined,
+    ]);
+  }
+
+  /** Takes account `sub` out of the list's indices (its username, and `email` when it had one). */
+  async unindexAccount(sub: string, username: string, email?: string): Promise<void> {
+    await Promise.all([
+      this.redis.zrem(this.keys.accountsByUsername(), accountIndexMember(username, sub)),
+      email ? this.redis.zrem(this.keys.accountsByEmail(), accountIndexMember(email, sub)) : undefined,
+    ]);
+  }
+
+  /** Sets `set` and deletes `remove` on a live account's hash (never on a tombstone); false when there is none. */
+  async updateLiveAccount(sub: string, set: Record<string, string>, remove: readonly string[] = []): Promise<boolean> {
+    const pairs = Object.entries(set);
+    return (await this.redis.latchUpdateLiveAccount(this.keys.account(sub), String(pairs.length), ...pairs.flat(), ...remove)) === 1;
+  }
+
+  /** Issues ticket `field` (value: the keyed hash of its secret) for `ttlMs` on Redis's clock; its expiry (ms), or undefined without a live account. */
+  async issueTicket(sub: string, field: 'reset' | 'pwc', hash: string, ttlMs: number): Promise<number | undefined> {
+    const expires = await this.redis.latchIssueTicket(this.keys.account(sub), field, hash, String(Math.ceil(ttlMs)));
+    return expires > 0 ? expires : undefined;
+  }
+
+  /**
+   * Sets the password hash ('' removes it) with `must_change`, when `ticket` (if given) is still the
+   * account's and unexpired: 'set', 'no-account' or 'bad-ticket'. Ends every ticket of the account.
+   */
+  async setPassword(sub: string, hash: string, mustChange: boolean, ticket?: { field: 'reset' | 'pwc'; hash: string }): Promise<'set' | 'no-account' | 'bad-ticket'> {
+    const result = await this.redis.latchSetPassword(this.keys.account(sub), hash, mustChange ? '1' : '0', ticket?.field ?? '', ticket?.hash ?? '');
+    return result === 1 ? 'set' : result === 0 ? 'no-account' : 'bad-ticket';
+  }
+
+  /** Replaces hash `verified` by `upgraded` unless the password changed meanwhile; whether it did. */
+  async rehashPassword(sub: string, verified: string, upgraded: string): Promise<boolean> {
+    return (await this.redis.latchRehashPassword(this.keys.account(sub), verified, upgraded)) === 1;
   }
 
   /**
    * Reduces account `sub` to its tombstone: `disabled` = 1, its revocation epochs and a `deleted`
    * time (ms) stay, so nothing born before it comes back and the subject is never created again;
-   * profile, password, roles and the logins history go, and the username index if it still names
-   * this subject.
+   * profile, password, roles, tickets and the logins history go, and so do its list entries and
+   * the username index if it still names this subject.
    */
-  async tombstoneAccount(sub: string, username: string): Promise<void> {
+  async tombstoneAccount(sub: string, username: string, email?: string): Promise<void> {
     const { redis, keys } = this;
     const key = keys.account(sub);
     await Promise.all([
       // The hash and its logins list share the account's hash tag: one transaction, one slot.
       redis
         .multi()
-        .hdel(key, 'username', 'password', 'email', 'name', 'roles')
+        .hdel(key, ...ACCOUNT_PROFILE_FIELDS)
         .hset(key, { disabled: '1', deleted: String(Date.now()) })
         .del(keys.accountLogins(sub))
         .exec(),
       redis.latchDeleteIfEqual(keys.username(username), sub),
+      this.unindexAccount(sub, username, email),
     ]);
   }
 

@@ -251,15 +251,82 @@ return total
 
 /**
  * Creates an account and claims its username in one step (single server). KEYS[1] the username
- * index, KEYS[2] the account hash; ARGV[1] the subject, then field/value pairs. An existing account
- * hash, live or a deletion's tombstone, is never overwritten: a deleted subject stays deleted.
- * Returns 'created', 'exists' (the account hash) or 'taken' (the username, by another subject).
+ * index, KEYS[2] the account hash, KEYS[3] and KEYS[4] the account list's username and email
+ * indices; ARGV[1] the subject, ARGV[2] its username index member, ARGV[3] its email index member
+ * ('' = none), then field/value pairs. An existing account hash, live or a deletion's tombstone,
+ * is never overwritten: a deleted subject stays deleted. Returns 'created', 'exists' (the account
+ * hash) or 'taken' (the username, by another subject).
  */
 export const CREATE_ACCOUNT = `
 if redis.call('EXISTS', KEYS[2]) == 1 then return 'exists' end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 'taken' end
-redis.call('HSET', KEYS[2], unpack(ARGV, 2))
+redis.call('HSET', KEYS[2], unpack(ARGV, 4))
+redis.call('ZADD', KEYS[3], 0, ARGV[2])
+if ARGV[3] ~= '' then redis.call('ZADD', KEYS[4], 0, ARGV[3]) end
 return 'created'
+`;
+
+/**
+ * Changes a live account (one that has a username: not a deletion's tombstone). KEYS[1] the
+ * account hash; ARGV[1] n, then n field/value pairs to set, then fields to delete. Returns 1, or 0
+ * when there is no live account (nothing written).
+ */
+export const UPDATE_LIVE_ACCOUNT = `
+if redis.call('HEXISTS', KEYS[1], 'username') == 0 then return 0 end
+local n = tonumber(ARGV[1])
+if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 2, 1 + 2 * n)) end
+if #ARGV > 1 + 2 * n then redis.call('HDEL', KEYS[1], unpack(ARGV, 2 + 2 * n)) end
+return 1
+`;
+
+/**
+ * Issues a one-time ticket (a reset link, a forced change at login) on a live account: field
+ * ARGV[1] of KEYS[1] becomes '<ARGV[2]> <expiry ms>', the expiry ARGV[3] ms from Redis's now, so
+ * every instance judges it on one clock; a newer ticket replaces the older. Returns the expiry, or
+ * 0 when there is no live account.
+ */
+export const ISSUE_TICKET = `${NOW_MS}
+if redis.call('HEXISTS', KEYS[1], 'username') == 0 then return 0 end
+local expires = ms + tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. expires)
+return expires
+`;
+
+/**
+ * Sets (or, with ARGV[1] = '', removes) the password hash of a live account, atomically with the
+ * check of the ticket that allows it. KEYS[1] the account hash; ARGV[1] the new hash, ARGV[2]
+ * must_change ('0' | '1'), ARGV[3] the ticket field ('' = no ticket needed), ARGV[4] the ticket's
+ * hash. Every change ends every ticket (a reset link dies with the password it was for) and stamps
+ * password_changed. Returns 1, 0 (no live account) or -1 (the ticket is absent, another, or expired).
+ */
+export const SET_PASSWORD = `${NOW_MS}
+if redis.call('HEXISTS', KEYS[1], 'username') == 0 then return 0 end
+if ARGV[3] ~= '' then
+  local ticket = redis.call('HGET', KEYS[1], ARGV[3])
+  if not ticket then return -1 end
+  local space = string.find(ticket, ' ', 1, true)
+  if not space or string.sub(ticket, 1, space - 1) ~= ARGV[4] then return -1 end
+  if tonumber(string.sub(ticket, space + 1)) <= ms then return -1 end
+end
+if ARGV[1] == '' then
+  redis.call('HDEL', KEYS[1], 'password')
+else
+  redis.call('HSET', KEYS[1], 'password', ARGV[1])
+end
+redis.call('HSET', KEYS[1], 'must_change', ARGV[2], 'password_changed', ms)
+redis.call('HDEL', KEYS[1], 'reset', 'pwc')
+return 1
+`;
+
+/**
+ * Replaces a verified password hash by its upgrade (same password, Latch's scrypt), only while it
+ * is still the hash that was verified: a password changed meanwhile is never overwritten. KEYS[1]
+ * the account hash; ARGV[1] the verified hash, ARGV[2] the new one. Returns 1 or 0.
+ */
+export const REHASH_PASSWORD = `
+if redis.call('HGET', KEYS[1], 'password') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'password', ARGV[2])
+return 1
 `;
 
 /** The cluster form's first step, on the account's slot: KEYS[1] the account hash, ARGV field/value pairs. */

@@ -1,4 +1,5 @@
-import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { randomBytes, scrypt, type ScryptOptions } from 'node:crypto';
+import { parsePasswordHash, verifyParsed } from './password-hashes.js';
 
 /** scrypt parameters (N=2^15, r=8, p=1: about 32 MiB and tens of ms per hash on a server core). */
 const PARAMS = { N: 32768, r: 8, p: 1 } as const;
@@ -19,12 +20,26 @@ export async function hashPassword(password: string): Promise<string> {
   return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64url'), key.toString('base64url')].join('$');
 }
 
+/** Whether `password` matches `encoded`, in any format Latch verifies (password-hashes.ts); false for a malformed hash. */
 export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
-  const [scheme, n, r, p, salt, hash] = encoded.split('$');
-  if (scheme !== 'scrypt' || !salt || !hash) return false;
-  const expected = Buffer.from(hash, 'base64url');
-  const actual = await derive(password, Buffer.from(salt, 'base64url'), { N: Number(n), r: Number(r), p: Number(p) });
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
+  let parsed;
+  try {
+    parsed = parsePasswordHash(encoded);
+  } catch {
+    return false;
+  }
+  return verifyParsed(password, parsed);
+}
+
+/** Whether a verified hash should be replaced by Latch's own (an imported format, or older parameters). */
+export function needsRehash(encoded: string): boolean {
+  try {
+    const parsed = parsePasswordHash(encoded);
+    if (parsed.format !== 'latch-scrypt') return true;
+    return parsed.N !== PARAMS.N || parsed.r !== PARAMS.r || parsed.p !== PARAMS.p || parsed.hash.length !== KEY_LENGTH;
+  } catch {
+    return true;
+  }
 }
 
 /** A hash of a random password, verified against when the username is unknown so timing does not tell. */

@@ -1,10 +1,8 @@
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
-import { z } from 'zod';
 import type { AccountStore, Account } from '../accounts/account-store.js';
 import type { RolePolicy } from '../accounts/role-policy.js';
 import type { TravelGuard } from '../anomaly/impossible-travel.js';
-import { fieldPath } from '../config/config-error.js';
 import { InvalidRequest, OAuthError } from '../errors/oauth-error.js';
 import { readJson } from '../http/request-body.js';
 import type { Introspector } from '../introspection/introspect.js';
@@ -12,14 +10,14 @@ import type { Logger } from '../log/logger.js';
 import { refuse } from '../rate-limit/rate-limit.js';
 import type { RateLimits } from '../rate-limit/rate-limits.js';
 import type { RevocationResult, Revocations } from '../revocation/revocations.js';
+import type { RedisStore } from '../../adapters/redis/redis-store.js';
+import type { Credentials } from '../credentials/credentials.js';
+import { accountAdminRoutes, accountView } from './account-admin-routes.js';
 import type { AuditLog } from './audit-log.js';
 import { authenticateAdmin, BearerError, type AdminCaller } from './bearer-auth.js';
 import { openApiDocument } from './openapi.js';
+import { Conflict, NotFound, SEGMENT, segment, validate, type Route } from './route-table.js';
 import { auditQuery, reasonBody, rolesBody, tokenBody } from './schemas.js';
-
-class NotFound extends Error {
-  readonly status = 404;
-}
 
 export interface AdminDependencies {
   provider: Provider;
@@ -29,38 +27,12 @@ export interface AdminDependencies {
   revocations: Revocations;
   audit: AuditLog;
   accounts: AccountStore;
+  /** Password changes, reset links and imports (accounts managed at run time). */
+  credentials: Credentials;
+  store: RedisStore;
   logger: Logger;
   /** Per-client budget of admin calls (the per-address one is checked before these routes). */
   rateLimits?: RateLimits;
-}
-
-type Handler = (ctx: Context, params: string[], caller: AdminCaller) => Promise<unknown>;
-interface Route {
-  method: 'GET' | 'POST' | 'PUT';
-  pattern: RegExp;
-  scope: 'admin:read' | 'admin:write';
-  handler: Handler;
-}
-
-const SEGMENT = '([^/]{1,256})';
-
-/** A path segment, percent-decoded; malformed encoding (`%`, `%zz`, a cut UTF-8 sequence) is the caller's error. */
-function segment(raw: string): string {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw new InvalidRequest('malformed percent-encoding in the path');
-  }
-}
-
-/** Validates with zod; the error names the field, like config errors do. */
-function validate<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const field = fieldPath(issue.path) || 'body';
-  const message = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message;
-  throw new InvalidRequest(`${field}: ${message}`);
 }
 
 /**
@@ -92,7 +64,7 @@ export function adminRoutes(deps: AdminDependencies) {
     {
       method: 'GET', pattern: new RegExp(`^/admin/accounts/${SEGMENT}$`), scope: 'admin:read',
       handler: async function showAccount(_ctx, [username]) {
-        return account(username!);
+        return accountView(await account(username!));
       },
     },
     {
@@ -218,6 +190,7 @@ export function adminRoutes(deps: AdminDependencies) {
       },
     },
   ];
+  routes.push(...accountAdminRoutes({ store: deps.store, accounts, credentials: deps.credentials, roles, audit, logger, account, written }));
 
   return async function admin(ctx: Context, next: Next) {
     if (!ctx.path.startsWith('/admin/') && ctx.path !== '/admin') return next();
@@ -255,6 +228,11 @@ export function adminRoutes(deps: AdminDependencies) {
       if (err instanceof NotFound) {
         ctx.status = 404;
         ctx.body = { error: 'not_found', error_description: err.message };
+        return;
+      }
+      if (err instanceof Conflict) {
+        ctx.status = 409;
+        ctx.body = { error: 'conflict', error_description: err.message };
         return;
       }
       if (err instanceof OAuthError) {

@@ -45,6 +45,96 @@ const read = (summary: string, params: object[], schema: object) => ({
   },
 });
 
+const accountSchema = {
+  type: 'object',
+  properties: {
+    sub: { type: 'string' }, username: { type: 'string' }, email: { type: 'string' }, name: { type: 'string' },
+    roles: { type: 'array', items: { type: 'string' } }, disabled: { type: 'boolean' },
+    has_password: { type: 'boolean' }, password_change_required: { type: 'boolean' },
+    created_at: { type: 'integer' }, password_changed_at: { type: 'integer' },
+  },
+};
+const reasonField = { type: 'string', minLength: 1, maxLength: 500 };
+const link = {
+  type: 'object',
+  properties: {
+    link: { type: 'string', description: 'The one-time link; absent when a mail sender delivered it' },
+    expires_at: { type: 'integer' }, delivered: { type: 'boolean' }, audit_id: { type: 'string' },
+  },
+};
+const jsonBody = (schema: object) => ({ required: true, content: { 'application/json': { schema } } });
+const ok = (schema: object) => ({ 200: { description: 'Done; appended to the audit log', content: { 'application/json': { schema } } }, ...errors });
+const accountWrite = (summary: string, body: object, answer: object) => ({
+  summary, security: [{ latch: ['admin:write'] }], parameters: [username], requestBody: jsonBody(body), responses: ok(answer),
+});
+
+/** Accounts managed at run time (src/admin/account-admin-routes.ts, docs/accounts.md). */
+const accountPaths = {
+  '/admin/accounts': {
+    get: {
+      summary: 'List or search accounts (by username prefix or email), sorted, one page at a time',
+      security: [{ latch: ['admin:read'] }],
+      parameters: [
+        { name: 'prefix', in: 'query', schema: { type: 'string', maxLength: 64 }, description: 'Username prefix (case-insensitive)' },
+        { name: 'email', in: 'query', schema: { type: 'string' }, description: 'Email prefix or whole address (case-insensitive); not with prefix' },
+        { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+        { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'next_cursor of the previous page' },
+      ],
+      responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'object', properties: { accounts: { type: 'array', items: accountSchema }, next_cursor: { type: 'string' } } } } } }, ...errors },
+    },
+    post: {
+      summary: 'Create an account (with a password, or answered with a one-time set-up link)',
+      security: [{ latch: ['admin:write'] }],
+      requestBody: jsonBody({
+        type: 'object', required: ['username', 'reason'], additionalProperties: false,
+        properties: {
+          username: { type: 'string', pattern: '^[a-zA-Z0-9._@-]{1,64}$' }, sub: { type: 'string', description: 'Default: random' }, email: { type: 'string', format: 'email' },
+          name: { type: 'string' }, roles: { type: 'array', items: { type: 'string' } }, password: { type: 'string', description: 'Checked by the password policy' },
+          password_change_required: { type: 'boolean', default: false }, reason: reasonField,
+        },
+      }),
+      responses: { 201: { description: 'Created', content: { 'application/json': { schema: { type: 'object', properties: { account: accountSchema, setup_link: link, audit_id: { type: 'string' } } } } } }, 409: { description: 'Username taken, subject exists, or subject of a deleted account', content: { 'application/json': { schema: error } } }, ...errors },
+    },
+  },
+  '/admin/accounts/import': {
+    post: {
+      summary: 'Import accounts from JSON lines, with existing scrypt or bcrypt hashes (at most 10,000 lines / 4 MiB per request)',
+      security: [{ latch: ['admin:write'] }],
+      parameters: [
+        { name: 'reason', in: 'query', required: true, schema: reasonField },
+        { name: 'existing', in: 'query', schema: { enum: ['skip', 'fail'], default: 'skip' }, description: 'What an existing username or subject makes of its line' },
+        { name: 'dry_run', in: 'query', schema: { enum: ['true', 'false'], default: 'false' } },
+        { name: 'first_line', in: 'query', schema: { type: 'integer', minimum: 1, default: 1 }, description: 'File line number of the first line (batches)' },
+      ],
+      requestBody: { required: true, content: { 'application/x-ndjson': { schema: { type: 'string' } }, 'application/jsonl': { schema: { type: 'string' } } } },
+      responses: ok({
+        type: 'object',
+        properties: {
+          dry_run: { type: 'boolean' }, created: { type: 'integer' }, skipped: { type: 'integer' }, failed: { type: 'integer' }, valid: { type: 'integer' }, audit_id: { type: 'string' },
+          results: { type: 'array', items: { type: 'object', properties: { line: { type: 'integer' }, username: { type: 'string' }, status: { enum: ['created', 'skipped', 'failed', 'valid'] }, error: { type: 'string' } } } },
+        },
+      }),
+    },
+  },
+  '/admin/accounts/{username}/password': {
+    put: accountWrite('Set the password (policy); revokes every session and token unless revoke_sessions is false', {
+      type: 'object', required: ['password', 'reason'], additionalProperties: false,
+      properties: { password: { type: 'string' }, password_change_required: { type: 'boolean', default: false }, revoke_sessions: { type: 'boolean', default: true }, reason: reasonField },
+    }, revocationResult),
+  },
+  '/admin/accounts/{username}/require-password-change': {
+    post: accountWrite('Ask for a new password at the next login (required: false stops asking)', {
+      type: 'object', required: ['reason'], additionalProperties: false, properties: { required: { type: 'boolean', default: true }, reason: reasonField },
+    }, { type: 'object', properties: { password_change_required: { type: 'boolean' }, audit_id: { type: 'string' } } }),
+  },
+  '/admin/accounts/{username}/reset-link': {
+    post: accountWrite('A one-time reset link (replaces any older one); revoke_password also kills the current password and every session', {
+      type: 'object', required: ['reason'], additionalProperties: false,
+      properties: { revoke_password: { type: 'boolean', default: false }, ttl_seconds: { type: 'integer', minimum: 300, maximum: 604800 }, reason: reasonField },
+    }, { ...link, properties: { ...link.properties, revoked: revocationResult } }),
+  },
+};
+
 const session = {
   type: 'object',
   properties: {
@@ -65,17 +155,25 @@ export const openApiDocument = {
   },
   components: {
     securitySchemes: {
-      latch: { type: 'oauth2', flows: { clientCredentials: { tokenUrl: '/token', scopes: { 'admin:read': 'Read accounts, sessions and the audit log', 'admin:write': 'Revoke, disable and enable' } } } },
+      latch: { type: 'oauth2', flows: { clientCredentials: { tokenUrl: '/token', scopes: { 'admin:read': 'Read accounts, sessions and the audit log', 'admin:write': 'Revoke, disable and enable; manage accounts and passwords' } } } },
     },
   },
   paths: {
-    '/admin/accounts/{username}': read('An account', [username], { type: 'object' }),
+    '/admin/accounts/{username}': {
+      ...read('An account', [username], accountSchema),
+      patch: accountWrite('Update the profile (email, name; null removes one)', {
+        type: 'object', required: ['reason'], additionalProperties: false,
+        properties: { email: { type: ['string', 'null'], format: 'email' }, name: { type: ['string', 'null'] }, reason: reasonField },
+      }, { type: 'object', properties: { account: accountSchema, previous: { type: 'object' }, audit_id: { type: 'string' } } }),
+    },
+    ...accountPaths,
     '/admin/accounts/{username}/sessions': read('The account’s live device sessions', [username], { type: 'object', properties: { sessions: { type: 'array', items: session } } }),
     '/admin/accounts/{username}/revoke': write('Log the account out of everything, at once', [username]),
     '/admin/accounts/{username}/sessions/{id}/revoke': write('End one device session', [username, { name: 'id', in: 'path', required: true, schema: { type: 'string' } }]),
     '/admin/accounts/{username}/clients/{clientId}/revoke': write('Revoke one client for one account', [username, clientId]),
     '/admin/accounts/{username}/disable': write('Disable the account: all tokens inactive, logins refused', [username]),
     '/admin/accounts/{username}/enable': write('Enable the account again (old tokens stay dead)', [username]),
+    '/admin/accounts/{username}/delete': write('Delete the account: everything revoked, a tombstone stays (the subject is never re-created)', [username]),
     '/admin/clients/{clientId}/revoke': write('Revoke every token of a client (compromised client)', [clientId]),
     '/admin/tokens/revoke': write('Revoke one token by value (with its grant)', [], {
       type: 'object', required: ['token', 'reason'], additionalProperties: false,

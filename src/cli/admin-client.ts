@@ -58,12 +58,13 @@ export class AdminClient {
     return body.access_token;
   }
 
-  async call<T = Record<string, unknown>>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
+  /** Calls the admin API with a JSON body, or with `body` as it is when `contentType` is given (JSON lines). */
+  async call<T = Record<string, unknown>>(method: 'GET' | 'POST' | 'PUT' | 'PATCH', path: string, body?: unknown, contentType?: string): Promise<T> {
     const token = await this.#accessToken();
     const response = await this.#fetch(path, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': contentType ?? 'application/json' }) },
+      body: body === undefined ? undefined : contentType ? String(body) : JSON.stringify(body),
     });
     const json = (await response.json().catch(() => ({}))) as T & { error?: string; error_description?: string };
     if (!response.ok) {

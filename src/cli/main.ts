@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { ACCOUNT_COMMANDS, ACCOUNT_USAGE, accountCommand, type AccountOptions } from './account-commands.js';
 import { AdminClient, CliError } from './admin-client.js';
 import { json as toJson, line, progress, table } from './format.js';
 
@@ -19,7 +20,7 @@ Commands:
   disable <username> --reason R               disable: all tokens dead, logins refused
   enable <username> --reason R                enable again (old tokens stay dead)
   audit [--limit N] [--after ID] [--follow]   read the audit log (--follow keeps printing)
-
+${ACCOUNT_USAGE}
 Options:
   --json            machine-readable output
   --no-wait         do not wait for the background cleanup after a revocation
@@ -38,7 +39,7 @@ interface Io {
   tty: boolean;
 }
 
-type Options = { json?: boolean; reason?: string; user?: string; limit?: string; after?: string; follow?: boolean; 'no-wait'?: boolean; url?: string; 'client-id'?: string; help?: boolean };
+type Options = AccountOptions & { json?: boolean; reason?: string; user?: string; limit?: string; after?: string; follow?: boolean; 'no-wait'?: boolean; url?: string; 'client-id'?: string; help?: boolean };
 
 function need(value: string | undefined, what: string): string {
   if (!value) throw new CliError(`missing ${what}\n\n${USAGE}`, 2);
@@ -71,6 +72,11 @@ async function run(argv: string[], io: Io): Promise<void> {
     options: {
       json: { type: 'boolean' }, reason: { type: 'string' }, user: { type: 'string' }, limit: { type: 'string' }, after: { type: 'string' },
       follow: { type: 'boolean' }, 'no-wait': { type: 'boolean' }, url: { type: 'string' }, 'client-id': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      // Account commands (account-commands.ts).
+      email: { type: 'string' }, name: { type: 'string' }, role: { type: 'string', multiple: true }, sub: { type: 'string' }, prefix: { type: 'string' },
+      cursor: { type: 'string' }, all: { type: 'boolean' }, 'password-stdin': { type: 'boolean' }, 'require-change': { type: 'boolean' },
+      'keep-sessions': { type: 'boolean' }, 'revoke-password': { type: 'boolean' }, 'clear-email': { type: 'boolean' }, 'clear-name': { type: 'boolean' },
+      cancel: { type: 'boolean' }, ttl: { type: 'string' }, existing: { type: 'string' }, 'dry-run': { type: 'boolean' },
     },
   }) as { values: Options; positionals: string[] };
   const [group, command, ...args] = positionals;
@@ -148,6 +154,7 @@ async function run(argv: string[], io: Io): Promise<void> {
       }
     }
     default:
+      if (ACCOUNT_COMMANDS.has(command)) return accountCommand(command, { client, values, args, json, stdin: io.stdin, err: io.err, print, need, revoked });
       throw new CliError(`unknown command "admin ${command}"\n\n${USAGE}`, 2);
   }
 }

@@ -33,6 +33,8 @@ export interface LatchConfig {
   configFile: string;
   file: LatchFileConfig;
   secrets: Secrets;
+  /** LATCH_MAIL_SENDER: a module whose default export delivers reset links (src/credentials/mail-sender.ts). */
+  mailSender?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -166,5 +168,6 @@ export async function loadConfig(env: Env = process.env): Promise<LatchConfig> {
     configFile,
     file,
     secrets,
+    ...(env.LATCH_MAIL_SENDER ? { mailSender: resolve(env.LATCH_MAIL_SENDER) } : {}),
   });
 }

@@ -21,6 +21,10 @@ import { TravelGuard } from '../anomaly/impossible-travel.js';
 import { LocationResolver } from '../anomaly/location.js';
 import { adminRoutes } from '../admin/admin-routes.js';
 import { accountRoutes } from '../interactions/account-routes.js';
+import { PasswordPolicy } from '../accounts/password-policy.js';
+import { Credentials } from '../credentials/credentials.js';
+import type { MailSender } from '../credentials/mail-sender.js';
+import { passwordRoutes } from '../interactions/password-routes.js';
 import { EventPublisher } from '../revocation/events.js';
 import { Revocations } from '../revocation/revocations.js';
 import { rateLimit } from '../rate-limit/rate-limit.js';
@@ -44,6 +48,8 @@ export interface Latch {
   metrics: LatchMetrics;
   store: RedisStore;
   accounts: AccountStore;
+  /** Password changes, reset links, imports (src/credentials/). */
+  credentials: Credentials;
   revocations: Revocations;
   audit: AuditLog;
   introspector: Introspector;
@@ -60,10 +66,15 @@ export interface Latch {
  * Every request's route is resolved once (src/http/canonical-route.ts). `POST /introspect` goes to
  * the lean handler, which answers every introspection request itself; everything else to Koa:
  * log → error handler → security headers → route gate (variants of a path: 404) → health → rate
- * limits → assets → RFC error codes → admin API → devices page → interactions → oidc-provider's
+ * limits → assets → RFC error codes → admin API → devices page → password pages → interactions → oidc-provider's
  * routes. Every grant or token oidc-provider kills (any route) is published from the adapter's hooks.
  */
-export function createLatch(config: LatchConfig, redis: RedisClient, logger: Logger): Latch {
+export interface LatchOptions {
+  /** Delivers reset and set-up links (src/credentials/mail-sender.ts); by default they go back to the admin caller. */
+  mailSender?: MailSender;
+}
+
+export function createLatch(config: LatchConfig, redis: RedisClient, logger: Logger, options: LatchOptions = {}): Latch {
   const store = new RedisStore(redis, config.secrets.tokenHashKey);
   store.deadlineMs = config.redisCommandTimeoutMs;
   const metrics = new LatchMetrics();
@@ -79,6 +90,11 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   const audit = new AuditLog(store);
   const roles = new RolePolicy(config.file.roles);
   const travel = new TravelGuard(store, config.file.impossibleTravel);
+  const credentials = new Credentials({
+    store, accounts, revocations, audit, issuer: config.issuer, policy: new PasswordPolicy(config.file.passwords),
+    resetLinkTTL: config.file.passwords.resetLinkTTL, mailSender: options.mailSender,
+  });
+  const throttle = new LoginThrottle(store, config.file.loginThrottle);
   const introspector = new Introspector({ store, issuer: config.issuer, resourceServers, roles });
   const adapter = redisAdapterFactory(store, revocationHooks(revocations, logger));
   const responder = new JwtResponder(config.secrets.jwks, config.issuer);
@@ -117,14 +133,15 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   provider.use(rateLimit(rateLimits));
   provider.use(staticAssets);
   provider.use(rfcErrorCodes);
-  provider.use(adminRoutes({ provider, introspector, revocations, audit, accounts, logger, roles, travel, rateLimits }));
+  provider.use(adminRoutes({ provider, introspector, revocations, audit, accounts, credentials, store, logger, roles, travel, rateLimits }));
   provider.use(accountRoutes(provider, accounts, revocations));
+  provider.use(passwordRoutes({ provider, accounts, credentials, throttle, rateLimits, sessionTTL: config.file.ttl.session }));
   provider.use(
     interactionRoutes({
-      provider, accounts, revocations, audit, file: config.file,
+      provider, accounts, credentials, revocations, audit, file: config.file,
       locations: new LocationResolver(config.file.geo),
       travel,
-      throttle: new LoginThrottle(store, config.file.loginThrottle),
+      throttle,
       rateLimits,
     }),
   );
@@ -155,5 +172,5 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     if (req.method === 'POST' && route?.name === 'introspection' && route.exact) return introspect(req, res);
     return koa(req, res);
   };
-  return { provider, store, accounts, revocations, audit, introspector, metrics, rateLimits, ops: opsListener(store, metrics), callback };
+  return { provider, store, accounts, credentials, revocations, audit, introspector, metrics, rateLimits, ops: opsListener(store, metrics), callback };
 }

@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Account, AccountStore } from '../accounts/account-store.js';
 import type { LoginThrottle } from '../accounts/login-throttle.js';
 import type { AuditLog } from '../admin/audit-log.js';
+import { PasswordRejected, type Credentials } from '../credentials/credentials.js';
 import { describe, type TravelGuard } from '../anomaly/impossible-travel.js';
 import type { LocationResolver } from '../anomaly/location.js';
 import type { LatchFileConfig } from '../config/schema.js';
@@ -13,11 +13,13 @@ import type { RateLimits } from '../rate-limit/rate-limits.js';
 import type { Revocations } from '../revocation/revocations.js';
 import { ACCOUNT_CLIENT_ID } from './account-routes.js';
 import { checkCsrf, issueCsrf } from './csrf.js';
+import { knownDevice, rememberDevice } from './known-device.js';
+import { loginPasswordChangePage } from './password-views.js';
 import { consentPage, loginPage, messagePage } from './views.js';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
-const ROUTE = /^\/interaction\/([A-Za-z0-9_-]{1,64})(?:\/(login|confirm|abort))?$/;
+const ROUTE = /^\/interaction\/([A-Za-z0-9_-]{1,64})(?:\/(login|password|confirm|abort))?$/;
 
 /** The login, consent and cancel steps oidc-provider hands over to us (devInteractions is off). */
 export interface InteractionDependencies {
@@ -26,6 +28,8 @@ export interface InteractionDependencies {
   /** Per-address budget of login form POSTs (before the per-username throttle). */
   rateLimits: RateLimits;
   accounts: AccountStore;
+  /** Password changes (an account that must choose a new password does so before the login finishes). */
+  credentials: Credentials;
   revocations: Revocations;
   audit: AuditLog;
   locations: LocationResolver;
@@ -38,35 +42,11 @@ function minutes(hours: number): string {
   return m < 120 ? `${m} minute${m === 1 ? '' : 's'}` : `${Math.round(hours)} hours`;
 }
 
-const DEVICE_COOKIE = 'latch.device';
-
 function wait(seconds: number): string {
   return seconds < 90 ? `${seconds} second${seconds === 1 ? '' : 's'}` : `${Math.ceil(seconds / 60)} minutes`;
 }
 
-export function interactionRoutes({ provider, accounts, revocations, audit, locations, travel, throttle, rateLimits, file }: InteractionDependencies) {
-  /** The known-device cookie: `<browser id>.<tag>.<tag>…`, one tag per username signed in to. */
-  function deviceCookie(ctx: Context): { browserId: string | undefined; tags: string[] } {
-    const [browserId, ...tags] = (ctx.cookies.get(DEVICE_COOKIE, { signed: true }) ?? '').split('.');
-    return { browserId: browserId || undefined, tags: tags.filter(Boolean) };
-  }
-
-  function knownDevice(ctx: Context, username: string): boolean {
-    const { browserId, tags } = deviceCookie(ctx);
-    return !!browserId && tags.includes(throttle.deviceTag(username, browserId));
-  }
-
-  /** After a login that succeeded in full (password and travel check): this browser is known. */
-  function rememberDevice(ctx: Context, username: string) {
-    const cookie = deviceCookie(ctx);
-    const browserId = cookie.browserId ?? randomBytes(16).toString('base64url');
-    const tag = throttle.deviceTag(username, browserId);
-    const tags = cookie.tags.filter((t) => t !== tag);
-    ctx.cookies.set(DEVICE_COOKIE, [browserId, tag, ...tags.slice(0, 9)].join('.'), {
-      signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, maxAge: 365 * 24 * 3600 * 1000, overwrite: true,
-    });
-  }
-
+export function interactionRoutes({ provider, accounts, credentials, revocations, audit, locations, travel, throttle, rateLimits, file }: InteractionDependencies) {
   async function details(ctx: Context, uid: string): Promise<Details | undefined> {
     try {
       const found = await provider.interactionDetails(ctx.req, ctx.res);
@@ -126,7 +106,7 @@ export function interactionRoutes({ provider, accounts, revocations, audit, loca
     const username = (form.get('username') ?? '').slice(0, 256);
     const password = form.get('password') ?? '';
     if (username) {
-      const verdict = await throttle.check(username, ctx.ip, knownDevice(ctx, username));
+      const verdict = await throttle.check(username, ctx.ip, knownDevice(ctx, throttle, username));
       if (!verdict.allowed) {
         ctx.set('retry-after', String(verdict.retryAfterSeconds));
         return showLogin(ctx, interaction, 429, `Too many failed sign-in attempts. Try again in ${wait(verdict.retryAfterSeconds)}.`, username);
@@ -143,8 +123,57 @@ export function interactionRoutes({ provider, accounts, revocations, audit, loca
     const refusal = await checkTravel(ctx, account);
     if (refusal) return showLogin(ctx, interaction, 403, refusal, username);
     await throttle.succeeded(username, ctx.ip);
-    rememberDevice(ctx, username);
+    rememberDevice(ctx, throttle, username);
+    if (account.passwordChangeRequired) return askNewPassword(ctx, interaction, account);
     await finish(ctx, { login: { accountId: account.sub } }, false);
+  }
+
+  /**
+   * The account must choose a new password before this login finishes (an admin asked for it):
+   * the password was right, so the next step is proved by a ticket bound to this interaction, not by
+   * keeping the password anywhere. Only its change finishes the login.
+   */
+  async function askNewPassword(ctx: Context, interaction: Details, account: Account, status = 200, error?: string, ticket?: string) {
+    const token = ticket ?? (await credentials.issueLoginChange(account, interaction.uid));
+    if (!token) return showLogin(ctx, interaction, 401, 'Invalid username or password.');
+    const { minLength, maxLength } = credentials.policy;
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.body = loginPasswordChangePage({
+      uid: interaction.uid, ticket: token, csrf: issueCsrf(ctx), username: account.username,
+      clientName: await clientName(interaction.params.client_id), minLength, maxLength, error,
+    });
+  }
+
+  async function changeAtLogin(ctx: Context, interaction: Details) {
+    const form = await readForm(ctx);
+    checkCsrf(ctx, form.get('csrf'));
+    const ticket = form.get('ticket') ?? '';
+    const open = await credentials.openLoginChange(ticket, interaction.uid);
+    const expired = 'That step took too long or was already done. Sign in again.';
+    if (!open) return showLogin(ctx, interaction, 400, expired);
+    const password = form.get('password') ?? '';
+    if (password !== (form.get('confirm') ?? '')) return askNewPassword(ctx, interaction, open.account, 400, 'The two new passwords are not the same.', ticket);
+    let changed;
+    try {
+      changed = await credentials.changePassword({
+        account: open.account, password, action: 'change-password', by: { actor: 'user', reason: 'required at sign-in' }, ticket: { field: 'pwc', hash: open.hash },
+      });
+    } catch (err) {
+      if (err instanceof PasswordRejected) return askNewPassword(ctx, interaction, open.account, 400, `The new password ${err.message.replace(/^the password /, '')}.`, ticket);
+      throw err;
+    }
+    if (changed === 'bad-ticket') return showLogin(ctx, interaction, 400, expired);
+    try {
+      await finish(ctx, { login: { accountId: open.account.sub } }, false);
+    } catch (err) {
+      // A browser already signed in to this account (a forced re-authentication): its sign-in
+      // request died with the account's other sessions. The password is changed; sign in again.
+      if ((err as { name?: string }).name !== 'SessionNotFound') throw err;
+      ctx.status = 200;
+      ctx.type = 'html';
+      ctx.body = messagePage('Password changed', 'Your password is changed and every other session was signed out. Go back to the application and sign in again with your new password.');
+    }
   }
 
   /**
@@ -236,7 +265,7 @@ export function interactionRoutes({ provider, accounts, revocations, audit, loca
       ctx.set('allow', step ? 'POST' : 'GET');
       return;
     }
-    if (step === 'login') {
+    if (step === 'login' || step === 'password') {
       // Before any lookup or password hash: this budget is what one address may make us do.
       const refusal = rateLimits.admitAddress('login', ctx.ip);
       if (refusal) {
@@ -250,6 +279,7 @@ export function interactionRoutes({ provider, accounts, revocations, audit, loca
     const interaction = await details(ctx, uid);
     if (!interaction) return;
     if (step === 'login') return login(ctx, interaction);
+    if (step === 'password') return changeAtLogin(ctx, interaction);
     if (step === 'confirm') return confirm(ctx, interaction);
     return abort(ctx);
   };

@@ -133,7 +133,8 @@ export function devicesPage(view: { username: string; csrf: string; devices: Dev
       <input type="hidden" name="csrf" value="${view.csrf}">
       <button type="submit" class="danger">Log out of all devices</button>
     </form>
-    <p class="muted">This signs you out everywhere, this browser included, and stops every app's access at once.</p>`,
+    <p class="muted">This signs you out everywhere, this browser included, and stops every app's access at once.</p>
+    <p><a href="/account/password">Change your password</a></p>`,
     'wide',
   );
 }

@@ -1,3 +1,4 @@
+import bcrypt from 'bcryptjs';
 import * as oidc from 'openid-client';
 import { adminCall, adminToken, jobDone } from '../support/admin.js';
 import { startLatch, type TestLatch } from '../support/latch-server.js';
@@ -124,6 +125,31 @@ describe('Latch on a Redis Cluster', () => {
     await adminCall(a.url, 'POST', '/admin/accounts/alice/enable', admin, { reason: 'cleared' });
     expect(await active(b, other.tokens.access_token)).toBe(false);
     expect(await active(b, (await logIn(a.url, await webClient(a.url))).tokens.access_token)).toBe(true);
+  });
+
+  it('manages accounts at run time across instances: create at A, list at B, a taken username refused, set password and reset link, import and upgrade', async () => {
+    const created = await adminCall(a.url, 'POST', '/admin/accounts', admin, { username: 'kc-1', email: 'kc-1@corp.example', password: 'cluster pass one', reason: 'x' });
+    expect(created.status).toBe(201);
+    expect((await adminCall(b.url, 'POST', '/admin/accounts', admin, { username: 'KC-1', reason: 'x' })).status).toBe(409);
+    expect((await adminCall(b.url, 'GET', '/admin/accounts?prefix=kc-', admin)).json).toEqual({ accounts: [expect.objectContaining({ username: 'kc-1' })] });
+    expect((await adminCall(b.url, 'GET', '/admin/accounts?email=kc-1@corp', admin)).json!.accounts).toHaveLength(1);
+
+    const { tokens } = await logIn(a.url, await webClient(a.url), { username: 'kc-1', password: 'cluster pass one' });
+    expect((await adminCall(b.url, 'PUT', '/admin/accounts/kc-1/password', admin, { password: 'cluster pass two', reason: 'x' })).status).toBe(200);
+    expect(await active(a, tokens.access_token)).toBe(false);
+
+    const { json } = await adminCall(a.url, 'POST', '/admin/accounts/kc-1/reset-link', admin, { reason: 'x' });
+    const link = (json!.link as string).replace(a.url, b.url);
+    const page = await fetch(link);
+    expect(page.status).toBe(200);
+
+    const imported = await fetch(`${b.url}/admin/accounts/import?reason=x`, {
+      method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/x-ndjson' },
+      body: `${JSON.stringify({ username: 'kc-2', sub: 'sub-kc-2', password_hash: bcrypt.hashSync('imported on a cluster', 4) })}\n`,
+    });
+    expect(await imported.json()).toMatchObject({ created: 1, failed: 0 });
+    await logIn(a.url, await webClient(a.url), { username: 'kc-2', password: 'imported on a cluster' });
+    expect(await cluster.client.hget(a.store.keys.account('sub-kc-2'), 'password')).toMatch(/^scrypt\$32768\$/);
   });
 
   it('fails closed while a primary is down (503, never active:true for a revoked token) and recovers without a restart', async () => {

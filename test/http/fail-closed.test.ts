@@ -238,4 +238,23 @@ describe('fail closed when Redis is unreachable', () => {
     await redis.start();
     await waitReady();
   });
+
+  it('answers the password pages and the account admin API with 503 when Redis is down, and changes nothing', async () => {
+    const admin = await adminToken(latch.url);
+    const { json } = await adminCall(latch.url, 'POST', '/admin/accounts/bob/reset-link', admin, { reason: 'before the outage' });
+    const link = json!.link as string;
+    await redis.stop();
+    const page = await fetch(link, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(503);
+    const html = await page.text();
+    expect(html).toContain('temporarily_unavailable');
+    expect(html).not.toMatch(/at .*\.(js|ts):\d+/);
+    const list = await adminCall(latch.url, 'GET', '/admin/accounts', admin);
+    expect(list.status).toBe(503);
+    expect(list.json).toMatchObject({ error: 'temporarily_unavailable' });
+    await redis.start();
+    await waitReady();
+    // The link survived the outage: nothing was consumed.
+    expect((await fetch(link)).status).toBe(200);
+  });
 });

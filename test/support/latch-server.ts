@@ -5,6 +5,7 @@ import type { RedisTarget } from '../../src/config/redis-target.js';
 import { openRedis } from '../../adapters/redis/connect.js';
 import type { LatchConfig } from '../../src/config/load.js';
 import type { LatchFileConfig } from '../../src/config/schema.js';
+import type { MailSender } from '../../src/credentials/mail-sender.js';
 import { createLatch, type Latch } from '../../src/http/app.js';
 import { warnAtStartup } from '../../src/http/startup-checks.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -34,6 +35,8 @@ export interface StartOptions {
   trustedProxies?: number;
   /** Run with NODE_ENV=production's behaviour (over plain http here: as behind a TLS proxy). */
   production?: boolean;
+  /** Plug in a mail sender for reset links (createLatch's option). */
+  mailSender?: MailSender;
 }
 
 /**
@@ -61,7 +64,7 @@ export async function startLatch(redisUrl: RedisTarget | string, options: StartO
   });
   const logger = createLogger('debug', sink);
   const redis = await openRedis(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs });
-  const latch = createLatch(config, redis, logger);
+  const latch = createLatch(config, redis, logger, { mailSender: options.mailSender });
   void warnAtStartup(config, redis, logger);
   await latch.accounts.seed(config.file.accounts);
   let introspections = 0;
