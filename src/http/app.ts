@@ -28,6 +28,7 @@ import { RateLimiter } from '../rate-limit/rate-limiter.js';
 import { RateLimits } from '../rate-limit/rate-limits.js';
 import { redisCounters } from '../rate-limit/redis-counters.js';
 import { ConfigError } from '../config/config-error.js';
+import { explainDpopGrantErrors } from '../dpop/grant-errors.js';
 import { canonicalRoute, requestRoute } from './canonical-route.js';
 import { rfcErrorCodes } from './rfc-error-codes.js';
 import { errorHandler } from './error-handler.js';
@@ -96,6 +97,7 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     provider.maxIpsCount = config.trustedProxies;
   }
   if (config.production) secureCookiesAlways(provider);
+  explainDpopGrantErrors(provider);
 
   const rateLimits = new RateLimits(new RateLimiter(config.file.rateLimits, redisCounters(store), logger), config.file.rateLimits, {
     trustedProxies: config.trustedProxies,
