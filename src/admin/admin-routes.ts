@@ -8,6 +8,7 @@ import { fieldPath } from '../config/config-error.js';
 import { InvalidRequest, OAuthError } from '../errors/oauth-error.js';
 import { readJson } from '../http/request-body.js';
 import type { Introspector } from '../introspection/introspect.js';
+import type { LatchProofs } from '../dpop/latch-proofs.js';
 import type { Logger } from '../log/logger.js';
 import { refuse } from '../rate-limit/rate-limit.js';
 import type { RateLimits } from '../rate-limit/rate-limits.js';
@@ -32,6 +33,8 @@ export interface AdminDependencies {
   logger: Logger;
   /** Per-client budget of admin calls (the per-address one is checked before these routes). */
   rateLimits?: RateLimits;
+  /** DPoP proofs of DPoP-bound admin tokens (without it, only Bearer is accepted). */
+  proofs?: LatchProofs;
 }
 
 type Handler = (ctx: Context, params: string[], caller: AdminCaller) => Promise<unknown>;
@@ -68,7 +71,7 @@ function validate<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
  * Reads need `admin:read`, writes `admin:write`; every write is appended to the audit log.
  */
 export function adminRoutes(deps: AdminDependencies) {
-  const { provider, introspector, revocations, audit, accounts, logger, roles, travel, rateLimits } = deps;
+  const { provider, introspector, revocations, audit, accounts, logger, roles, travel, rateLimits, proofs } = deps;
 
   async function account(username: string): Promise<Account> {
     const name = segment(username);
@@ -239,7 +242,7 @@ export function adminRoutes(deps: AdminDependencies) {
         }
         return;
       }
-      const caller = await authenticateAdmin(ctx, introspector, route.scope);
+      const caller = await authenticateAdmin(ctx, introspector, route.scope, proofs);
       const refusal = rateLimits?.admitClient('admin', caller.clientId);
       if (refusal) return refuse(ctx, refusal);
       const params = route.pattern.exec(ctx.path)!.slice(1);

@@ -29,6 +29,7 @@ import { RateLimits } from '../rate-limit/rate-limits.js';
 import { redisCounters } from '../rate-limit/redis-counters.js';
 import { ConfigError } from '../config/config-error.js';
 import { explainDpopGrantErrors } from '../dpop/grant-errors.js';
+import { LatchProofs } from '../dpop/latch-proofs.js';
 import { canonicalRoute, requestRoute } from './canonical-route.js';
 import { rfcErrorCodes } from './rfc-error-codes.js';
 import { errorHandler } from './error-handler.js';
@@ -119,7 +120,7 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   provider.use(rateLimit(rateLimits));
   provider.use(staticAssets);
   provider.use(rfcErrorCodes);
-  provider.use(adminRoutes({ provider, introspector, revocations, audit, accounts, logger, roles, travel, rateLimits }));
+  provider.use(adminRoutes({ provider, introspector, revocations, audit, accounts, logger, roles, travel, rateLimits, proofs: new LatchProofs(store, config.issuer) }));
   provider.use(accountRoutes(provider, accounts, revocations));
   provider.use(
     interactionRoutes({
