@@ -1,6 +1,6 @@
 import * as oidc from 'openid-client';
 import { parseFileConfig } from '../../src/config/load.js';
-import { dpopHandle, dpopKey, proof, type DpopKey } from '../support/dpop.js';
+import { dpopHandle, dpopHeaders, dpopKey, proof, type DpopKey } from '../support/dpop.js';
 import { startLatch, type TestLatch } from '../support/latch-server.js';
 import { clientFor, logIn, postForm } from '../support/oauth.js';
 import { storedPayload } from '../support/records.js';
@@ -163,6 +163,21 @@ describe('DPoP at the authorization server (RFC 9449)', () => {
     const next = await dpopKey();
     const renewed = await oidc.refreshTokenGrant(web, tokens.refresh_token!, undefined, { DPoP: dpopHandle(web, next) });
     expect(await introspect(renewed.access_token)).toMatchObject({ token_type: 'DPoP', cnf: { jkt: next.jkt } });
+  });
+
+  it('answers userinfo (/me) for a DPoP-bound token only with a proof by its key, and asks for its nonce there', async () => {
+    const key = await dpopKey();
+    const web = await clientFor(latch.url, 'web', SECRETS.web);
+    const { tokens } = await logIn(latch.url, web, { scope: 'openid email', DPoP: dpopHandle(web, key) });
+    const sub = tokens.claims()!.sub;
+    const raw = await fetch(`${latch.url}/me`, { headers: await dpopHeaders(key, tokens.access_token, 'GET', `${latch.url}/me`) });
+    expect(raw.status).toBe(401);
+    expect(raw.headers.get('www-authenticate')).toContain('error="use_dpop_nonce"');
+    expect(raw.headers.get('dpop-nonce')).toMatch(/^[\w-]{43}$/);
+    // A fresh handle knows no nonce yet: /me asks for one, openid-client retries with it.
+    expect(await oidc.fetchUserInfo(web, tokens.access_token, sub, { DPoP: dpopHandle(web, key) })).toMatchObject({ sub, email: 'alice@example.test' });
+    await expect(oidc.fetchUserInfo(web, tokens.access_token, sub)).rejects.toMatchObject({ status: 401 });
+    await expect(oidc.fetchUserInfo(web, tokens.access_token, sub, { DPoP: dpopHandle(web, await dpopKey()) })).rejects.toMatchObject({ status: 401 });
   });
 
   it('requires a proof from a dpop_bound_access_tokens client', async () => {
