@@ -6,6 +6,7 @@ import type { BenchContext, ScenarioResult } from './lib/context.js';
 import { startRedis } from './lib/redis-server.js';
 import { machine, markdownTable, skippedRow, type Row } from './lib/report.js';
 import { clusterScenario } from './scenarios/cluster.js';
+import { dpopScenario } from './scenarios/dpop.js';
 import { introspectionScenario } from './scenarios/introspection.js';
 import { profileScenario } from './scenarios/profile.js';
 import { resourceServerScenario } from './scenarios/resource-server.js';
@@ -16,8 +17,8 @@ import { workersScenario } from './scenarios/workers.js';
 
 const USAGE = `npm run bench [-- options]
   --quick            short runs (5 s, 1 s warm-up), 100k instead of 1M stored tokens, a 30 s soak
-  --only=a,b         scenarios to run: introspection, resource-server, revocation, storage, soak,
-                     cluster, workers, profile
+  --only=a,b         scenarios to run: introspection, resource-server, dpop, revocation, storage,
+                     soak, cluster, workers, profile
   --workers=1,2      LATCH_WORKERS values the workers scenario runs Latch with (default 1,2)
   --duration=S       seconds per measured run (default 10)
   --warmup=S         seconds of discarded warm-up before each run (default 2)
@@ -31,6 +32,7 @@ const USAGE = `npm run bench [-- options]
 const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> = {
   introspection: introspectionScenario,
   'resource-server': resourceServerScenario,
+  dpop: dpopScenario,
   revocation: revocationScenario,
   storage: storageScenario,
   soak: soakScenario,

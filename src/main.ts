@@ -35,8 +35,8 @@ async function main(): Promise<void> {
   if (config.mailSender) await loadMailSender(config.mailSender);
   if (config.secrets.generated) {
     logger.warn(
-      'DEVELOPMENT KEYS: signing, cookie and token-hashing keys were generated and stored in .latch/dev-keys.json. ' +
-        'Never use them in production: set LATCH_JWKS, LATCH_COOKIE_KEYS and LATCH_TOKEN_HASH_KEY (NODE_ENV=production requires them).',
+      'DEVELOPMENT KEYS: signing, cookie, token-hashing and DPoP nonce keys were generated and stored in .latch/dev-keys.json. ' +
+        'Never use them in production: set LATCH_JWKS, LATCH_COOKIE_KEYS, LATCH_TOKEN_HASH_KEY and LATCH_DPOP_NONCE_SECRET (NODE_ENV=production requires them).',
     );
   }
   const devRedis = config.devRedis

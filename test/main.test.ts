@@ -86,6 +86,7 @@ describe('the server process (npm start)', () => {
       LATCH_JWKS: JSON.stringify({ keys: [{ ...(await exportJWK(privateKey)), alg: 'ES256', use: 'sig', kid: 'p1' }] }),
       LATCH_COOKIE_KEYS: 'production-cookie-key-0123456789abcdef0',
       LATCH_TOKEN_HASH_KEY: 'production-token-hash-key-0123456789abc',
+      LATCH_DPOP_NONCE_SECRET: 'production-dpop-nonce-secret-0123456789',
     };
   }
 

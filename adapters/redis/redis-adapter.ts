@@ -36,6 +36,12 @@ const GRANTABLE = new Set([
   'PreAuthorizedCode',
 ]);
 
+/**
+ * How long find() claims a jti before save() sets its lifetime: beyond oidc-provider's DPoP proof
+ * window (300 s) and Latch's longest client assertion (5 minutes), plus twice the clock tolerance.
+ */
+const REPLAY_CLAIM_MS = (300 + 2 * 15) * 1000;
+
 /** Models whose death a resource server's cache must hear of (the tokens it is shown). */
 const TOKENS = new Set(['AccessToken', 'RefreshToken', 'ClientCredentials']);
 
@@ -130,11 +136,8 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
       if (this.model === 'Session' && payload.accountId) indices.push([keys.accountSessions(payload.accountId), key]);
 
       if (this.model === 'ReplayDetection') {
-        // oidc-provider's ReplayDetection.unique() is find-then-save: two requests spending the same
-        // jti at once would both pass the find. The write itself is the check (SET NX), the same one
-        // the introspection endpoint makes (RedisStore.claimOnce), so a jti is spent once anywhere.
-        const claimed = await store.run(() => store.claimOnce(key, ttlMs ?? clockToleranceSeconds * 1000, stored));
-        if (!claimed) throw new errors.InvalidClientAuth('the JWT was already used (its jti is spent)');
+        // The jti was claimed by find() (below); this sets its exact lifetime.
+        await store.run(() => store.claimOnce(key, ttlMs ?? clockToleranceSeconds * 1000, stored, { overwrite: true }));
         return;
       }
 
@@ -165,7 +168,22 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
+      if (this.model === 'ReplayDetection') return this.#claimJti(id);
       return this.#read(keys.record(this.model, id), id);
+    }
+
+    /**
+     * oidc-provider's ReplayDetection.unique() is find-then-save: two requests spending one jti at
+     * once would both pass the find. So the find is the claim (SET NX, the same one the
+     * introspection endpoint makes, RedisStore.claimOnce): the first caller finds nothing and owns
+     * the jti, every other finds it spent, and oidc-provider refuses it with the error of its own
+     * check (a replayed DPoP proof is invalid_grant, a replayed client assertion invalid_client).
+     * The claim lasts as long as any JWT oidc-provider spends may (a DPoP proof's window, an
+     * assertion's bounded lifetime); the save that follows sets the exact lifetime.
+     */
+    async #claimJti(id: string): Promise<AdapterPayload | undefined> {
+      const claimed = await store.run(() => store.claimOnce(keys.record('ReplayDetection', id), REPLAY_CLAIM_MS, { claimed: true }));
+      return claimed ? undefined : { kind: 'ReplayDetection', jti: id };
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {

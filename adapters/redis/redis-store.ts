@@ -274,11 +274,15 @@ export class RedisStore {
   /**
    * Claims `key` once: true for the first caller, false for every later one until it expires
    * (`SET NX PX`, atomic). The value is a record born now with `payload`, so the adapter's `find`
-   * of the same key sees the claim too (ReplayDetection: keys.replayDetection).
+   * of the same key sees the claim too (ReplayDetection: keys.replayDetection). `overwrite` is for
+   * the holder of a claim only: it rewrites the record and its lifetime unconditionally.
    */
-  async claimOnce(key: string, ttlMs: number, payload: object): Promise<boolean> {
+  async claimOnce(key: string, ttlMs: number, payload: object, options: { overwrite?: boolean } = {}): Promise<boolean> {
     const value = encodeRecord({ t: String(Date.now()), c: '', a: '', k: '', g: '', s: '', p: JSON.stringify(payload) });
-    return (await this.redis.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+    const px = Math.max(1, Math.ceil(ttlMs));
+    // `overwrite`: the claimer sets the record and lifetime of a claim it already holds.
+    if (options.overwrite) return (await this.redis.set(key, value, 'PX', px)) === 'OK';
+    return (await this.redis.set(key, value, 'PX', px, 'NX')) === 'OK';
   }
 
   /**

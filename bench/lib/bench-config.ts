@@ -79,6 +79,8 @@ export interface BenchSecrets {
   cookieKey: string;
   /** LATCH_TOKEN_HASH_KEY (utf8); the bench needs it to write records in the adapter's format. */
   tokenHashKey: string;
+  /** LATCH_DPOP_NONCE_SECRET: every instance of a multi-instance run hands out the same nonces. */
+  dpopNonceSecret: string;
 }
 
 export async function benchSecrets(): Promise<BenchSecrets> {
@@ -90,5 +92,6 @@ export async function benchSecrets(): Promise<BenchSecrets> {
     privateKey,
     cookieKey: randomBytes(32).toString('base64url'),
     tokenHashKey: randomBytes(32).toString('base64url'),
+    dpopNonceSecret: randomBytes(32).toString('base64url'),
   };
 }

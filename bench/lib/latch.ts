@@ -32,6 +32,7 @@ export async function startLatch(redisUrl: string, secrets: BenchSecrets, nodeAr
       LATCH_JWKS: JSON.stringify(secrets.jwks),
       LATCH_COOKIE_KEYS: secrets.cookieKey,
       LATCH_TOKEN_HASH_KEY: secrets.tokenHashKey,
+      LATCH_DPOP_NONCE_SECRET: secrets.dpopNonceSecret,
       LATCH_DEV_KEYS_FILE: join(dir, 'unused-dev-keys.json'),
       LATCH_OPS_PORT: String(opsPort),
       LOG_LEVEL: 'info',

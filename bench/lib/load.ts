@@ -8,6 +8,8 @@ export interface LoadTarget {
   headers?: Record<string, string>;
   /** Request bodies; with more than one, requests rotate through them. */
   bodies?: string[];
+  /** Extra headers for each request, taken as it is sent (e.g. a fresh, single-use DPoP proof). */
+  nextHeaders?: () => Record<string, string>;
   /** Whether a response is the expected, successful answer (e.g. introspection said active). */
   accepted: (status: number, body: string) => boolean;
 }
@@ -57,9 +59,11 @@ async function run(target: LoadTarget, connections: number, durationS: number, r
     },
   };
   if (bodies.length === 1) request.body = bodies[0];
-  else
+  const { nextHeaders } = target;
+  if (bodies.length > 1 || nextHeaders)
     request.setupRequest = (req) => {
-      req.body = bodies[next++ % bodies.length];
+      if (bodies.length > 1) req.body = bodies[next++ % bodies.length];
+      if (nextHeaders) req.headers = { ...target.headers, ...nextHeaders() };
       return req;
     };
   const instance = autocannon({ url: origin, connections, duration: durationS, requests: [request] });

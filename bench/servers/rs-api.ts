@@ -105,6 +105,9 @@ if (options.mode === 'jwt') {
     audience: options.audience,
     client: { clientId: options.introspector[0], clientSecret: options.introspector[1] },
     cache: options.mode === 'cached' ? { maxTtlSeconds: 300, revocationEvents: { redisUrl: options.redisUrl } } : false,
+    // DPoP is accepted (the default); proofs may be 10 minutes old so that the DPoP scenario's
+    // pool, signed before its run, lasts the run. The checks made per proof are the same.
+    dpop: { maxAgeSeconds: 600 },
   });
 }
 const app = existsSync(options.exampleAppModule)

@@ -10,5 +10,14 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): ResourceServerOptions {
     realm: 'orders',
     // Off unless asked for: every call introspects. On, revocations still win at once via Redis events.
     cache: ttl ? { maxTtlSeconds: ttl, revocationEvents: { redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379' } } : false,
+    // DPoP-bound tokens (RFC 9449) are accepted beside bearer tokens; DPOP=0 makes a Bearer-only API.
+    dpop:
+      env.DPOP === '0'
+        ? false
+        : {
+            ...(env.API_PUBLIC_URL ? { publicUrl: env.API_PUBLIC_URL } : {}),
+            ...(env.DPOP_NONCE_SECRET ? { nonce: { secret: env.DPOP_NONCE_SECRET } } : {}),
+            ...(env.DPOP_REPLAY_REDIS_URL ? { replay: { redisUrl: env.DPOP_REPLAY_REDIS_URL } } : {}),
+          },
   };
 }

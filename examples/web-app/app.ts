@@ -13,6 +13,11 @@ export interface WebAppOptions {
   /** The Orders API (examples/koa-api or express-api). */
   apiUrl: string;
   scope?: string;
+  /**
+   * DPoP (RFC 9449, default on): each sign-in gets its own key pair, kept server-side with the
+   * session; its tokens are bound to it, and every API call carries a proof. `false`: bearer tokens.
+   */
+  dpop?: boolean;
 }
 
 const ROUTES = new Set(['GET /', 'GET /login', 'GET /callback', 'GET /orders', 'POST /orders', 'POST /refresh', 'POST /logout']);
@@ -21,7 +26,9 @@ const LOOPBACK = /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/;
 /**
  * A third-party web app ("backend for frontend"): authorization code + PKCE with openid-client,
  * tokens kept server-side, API calls with the access token, refresh on expiry or on a 401,
- * and logout = revoke the refresh token (RFC 7009) + RP-initiated logout at Latch.
+ * and logout = revoke the refresh token (RFC 7009) + RP-initiated logout at Latch. With DPoP
+ * (the default), a stolen access token is useless without the session's key, which never leaves
+ * this server (openid-client's DPoP handle makes the proofs and answers nonce requests).
  */
 export async function createWebApp(options: WebAppOptions): Promise<Koa> {
   const appUrl = options.appUrl.replace(/\/$/, '');
@@ -33,6 +40,7 @@ export async function createWebApp(options: WebAppOptions): Promise<Koa> {
   const scope = options.scope ?? 'openid profile email offline_access orders:read orders:write';
   const sessions = new Sessions(appUrl.startsWith('https:'));
   const redirectUri = `${appUrl}/callback`;
+  const dpop = options.dpop ?? true;
 
   function keep(session: Session, tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers) {
     session.tokens = {
@@ -44,21 +52,32 @@ export async function createWebApp(options: WebAppOptions): Promise<Koa> {
   }
 
   /** RFC 6749 §6 with rotation; false when Latch refuses (revoked, expired): the user must log in again. */
+  /** The session's DPoP handle (its key and the servers' nonces), when DPoP is on. */
+  const dpopOf = (session: Session) => (session.dpop ? { DPoP: session.dpop } : undefined);
+
   async function refresh(session: Session): Promise<boolean> {
     const refreshToken = session.tokens?.refreshToken;
     if (!refreshToken) return false;
     try {
-      keep(session, await oidc.refreshTokenGrant(config, refreshToken));
+      keep(session, await oidc.refreshTokenGrant(config, refreshToken, undefined, dpopOf(session)));
       return true;
     } catch (err) {
-      if (err instanceof oidc.ResponseBodyError) return false;
+      if (err instanceof oidc.ResponseBodyError || err instanceof oidc.WWWAuthenticateChallengeError) return false;
       throw err;
     }
   }
 
-  async function callApi(session: Session, path: string, init: RequestInit = {}): Promise<Response> {
+  async function callApi(session: Session, path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Response> {
     if (session.tokens && session.tokens.expiresAt - Date.now() < 30_000) await refresh(session);
-    const send = () => fetch(`${options.apiUrl}${path}`, { ...init, headers: { ...init.headers, authorization: `Bearer ${session.tokens!.accessToken}` } });
+    // openid-client sends `DPoP <token>` with a fresh proof (or `Bearer <token>`), and retries once
+    // with the API's nonce when it asks for one; a refusal (401/403 with a challenge) is thrown.
+    const send = () =>
+      oidc
+        .fetchProtectedResource(config, session.tokens!.accessToken, new URL(`${options.apiUrl}${path}`), init.method ?? 'GET', init.body ?? null, new Headers(init.headers), dpopOf(session))
+        .catch((err: unknown) => {
+          if (err instanceof oidc.WWWAuthenticateChallengeError) return err.response;
+          throw err;
+        });
     let response = await send();
     // A 401 invalid_token: the access token died (expired or revoked). One refresh, one retry.
     if (response.status === 401 && (await refresh(session))) response = await send();
@@ -103,6 +122,8 @@ export async function createWebApp(options: WebAppOptions): Promise<Koa> {
       const session = sessions.start(ctx);
       const login = { verifier: oidc.randomPKCECodeVerifier(), state: oidc.randomState(), nonce: oidc.randomNonce() };
       session.login = login;
+      // A new key for every sign-in (RFC 9449 §2): its private half is not extractable.
+      session.dpop = dpop ? oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256')) : undefined;
       const url = oidc.buildAuthorizationUrl(config, {
         redirect_uri: redirectUri,
         scope,
@@ -127,7 +148,7 @@ export async function createWebApp(options: WebAppOptions): Promise<Koa> {
           expectedState: login.state,
           expectedNonce: login.nonce,
           idTokenExpected: true,
-        });
+        }, undefined, dpopOf(session));
         keep(session, tokens);
         const claims = tokens.claims()!;
         session.user = {

@@ -9,6 +9,7 @@ const app = await createWebApp({
   clientSecret: process.env.CLIENT_SECRET ?? 'demo-web-secret-change-me-0123456789abcdef',
   appUrl: process.env.APP_URL ?? `http://localhost:${port}`,
   apiUrl: process.env.API_URL ?? 'http://localhost:4001',
+  dpop: process.env.DPOP !== '0',
 });
 const server = createServer(app.callback());
 server.listen(port, () => process.stdout.write(`demo web app on http://localhost:${port}\n`));

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
+import type { DPoPHandle } from 'openid-client';
 
 /** Everything the app knows about a browser; tokens stay here, on the server (never in the browser). */
 export interface Session {
@@ -7,6 +8,8 @@ export interface Session {
   tokens?: { accessToken: string; refreshToken?: string; idToken?: string; expiresAt: number };
   user?: { sub: string; name?: string; email?: string; username?: string };
   notice?: string;
+  /** The DPoP key of this sign-in (with the nonces servers sent), when the app uses DPoP. */
+  dpop?: DPoPHandle | undefined;
 }
 
 const COOKIE = 'demo_sid';

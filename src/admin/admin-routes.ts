@@ -6,6 +6,7 @@ import type { TravelGuard } from '../anomaly/impossible-travel.js';
 import { InvalidRequest, OAuthError } from '../errors/oauth-error.js';
 import { readJson } from '../http/request-body.js';
 import type { Introspector } from '../introspection/introspect.js';
+import type { LatchProofs } from '../dpop/latch-proofs.js';
 import type { Logger } from '../log/logger.js';
 import { refuse } from '../rate-limit/rate-limit.js';
 import type { RateLimits } from '../rate-limit/rate-limits.js';
@@ -33,6 +34,8 @@ export interface AdminDependencies {
   logger: Logger;
   /** Per-client budget of admin calls (the per-address one is checked before these routes). */
   rateLimits?: RateLimits;
+  /** DPoP proofs of DPoP-bound admin tokens (without it, only Bearer is accepted). */
+  proofs?: LatchProofs;
 }
 
 /**
@@ -40,7 +43,7 @@ export interface AdminDependencies {
  * Reads need `admin:read`, writes `admin:write`; every write is appended to the audit log.
  */
 export function adminRoutes(deps: AdminDependencies) {
-  const { provider, introspector, revocations, audit, accounts, logger, roles, travel, rateLimits } = deps;
+  const { provider, introspector, revocations, audit, accounts, logger, roles, travel, rateLimits, proofs } = deps;
 
   async function account(username: string): Promise<Account> {
     const name = segment(username);
@@ -212,7 +215,7 @@ export function adminRoutes(deps: AdminDependencies) {
         }
         return;
       }
-      const caller = await authenticateAdmin(ctx, introspector, route.scope);
+      const caller = await authenticateAdmin(ctx, introspector, route.scope, proofs);
       const refusal = rateLimits?.admitClient('admin', caller.clientId);
       if (refusal) return refuse(ctx, refusal);
       const params = route.pattern.exec(ctx.path)!.slice(1);

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { ACCOUNT_COMMANDS, ACCOUNT_USAGE, accountCommand, type AccountOptions } from './account-commands.js';
 import { AdminClient, CliError } from './admin-client.js';
-import { json as toJson, line, progress, table } from './format.js';
+import { dpopSigner } from './dpop-key.js';
+import { json as toJson, line, printable, progress, table } from './format.js';
 
 const USAGE = `latch — command line for Latch security staff (a client of the admin API)
 
@@ -27,6 +28,9 @@ Options:
   --url URL         Latch's address (env LATCH_URL, default http://localhost:3000)
   --client-id ID    admin client (env LATCH_ADMIN_CLIENT_ID)
   secret            env LATCH_ADMIN_CLIENT_SECRET (never a flag: it would show in ps and history)
+  --dpop            bind the admin token to a DPoP key and prove it on every call (env LATCH_DPOP=1);
+                    the key: env LATCH_DPOP_KEY (a private JWK file, mode 0600), else one generated
+                    per Latch URL and client in ~/.config/latch/dpop/ (XDG_CONFIG_HOME)
 
 Exit codes: 0 done, 1 refused or failed, 2 bad usage, 3 Latch unreachable.
 `;
@@ -39,7 +43,7 @@ interface Io {
   tty: boolean;
 }
 
-type Options = AccountOptions & { json?: boolean; reason?: string; user?: string; limit?: string; after?: string; follow?: boolean; 'no-wait'?: boolean; url?: string; 'client-id'?: string; help?: boolean };
+type Options = AccountOptions & { json?: boolean; reason?: string; user?: string; limit?: string; after?: string; follow?: boolean; 'no-wait'?: boolean; url?: string; 'client-id'?: string; dpop?: boolean; help?: boolean };
 
 function need(value: string | undefined, what: string): string {
   if (!value) throw new CliError(`missing ${what}\n\n${USAGE}`, 2);
@@ -65,13 +69,18 @@ async function waitForJob(client: AdminClient, job: string | undefined, io: Io, 
   }
 }
 
+async function dpop(env: Io['env'], url: string, clientId: string) {
+  if (!URL.canParse(url)) throw new CliError(`the Latch URL is not a URL: ${printable(url)}`, 2);
+  return dpopSigner(env, url, clientId);
+}
+
 async function run(argv: string[], io: Io): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
       json: { type: 'boolean' }, reason: { type: 'string' }, user: { type: 'string' }, limit: { type: 'string' }, after: { type: 'string' },
-      follow: { type: 'boolean' }, 'no-wait': { type: 'boolean' }, url: { type: 'string' }, 'client-id': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      follow: { type: 'boolean' }, 'no-wait': { type: 'boolean' }, url: { type: 'string' }, 'client-id': { type: 'string' }, dpop: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       // Account commands (account-commands.ts).
       email: { type: 'string' }, name: { type: 'string' }, role: { type: 'string', multiple: true }, sub: { type: 'string' }, prefix: { type: 'string' },
       cursor: { type: 'string' }, all: { type: 'boolean' }, 'password-stdin': { type: 'boolean' }, 'require-change': { type: 'boolean' },
@@ -83,10 +92,13 @@ async function run(argv: string[], io: Io): Promise<void> {
   if (values.help || !group) return io.out(USAGE);
   if (group !== 'admin' || !command) throw new CliError(`unknown command "${positionals.join(' ')}"\n\n${USAGE}`, 2);
 
+  const url = values.url ?? io.env.LATCH_URL ?? 'http://localhost:3000';
+  const clientId = need(values['client-id'] ?? io.env.LATCH_ADMIN_CLIENT_ID, 'the admin client id (LATCH_ADMIN_CLIENT_ID)');
   const client = new AdminClient({
-    url: values.url ?? io.env.LATCH_URL ?? 'http://localhost:3000',
-    clientId: need(values['client-id'] ?? io.env.LATCH_ADMIN_CLIENT_ID, 'the admin client id (LATCH_ADMIN_CLIENT_ID)'),
+    url,
+    clientId,
     clientSecret: need(io.env.LATCH_ADMIN_CLIENT_SECRET, 'the admin client secret (LATCH_ADMIN_CLIENT_SECRET)'),
+    ...(values.dpop || io.env.LATCH_DPOP === '1' || io.env.LATCH_DPOP === 'true' ? { dpop: await dpop(io.env, url, clientId) } : {}),
   });
   const json = !!values.json;
   // Every string shown comes through table(), line() or toJson(): control characters escaped.

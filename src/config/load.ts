@@ -98,8 +98,10 @@ function refuseDemoKeys(env: Env): void {
     const problem = demoValueProblem(key);
     if (problem) throw new ConfigError(`LATCH_COOKIE_KEYS[${i}]`, problem);
   });
-  const problem = demoValueProblem(env.LATCH_TOKEN_HASH_KEY ?? '');
-  if (problem) throw new ConfigError('LATCH_TOKEN_HASH_KEY', problem);
+  for (const name of ['LATCH_TOKEN_HASH_KEY', 'LATCH_DPOP_NONCE_SECRET']) {
+    const problem = demoValueProblem(env[name] ?? '');
+    if (problem) throw new ConfigError(name, problem);
+  }
 }
 
 function parseDevRedis(env: Env): { probe: RedisNode; dir: string } {

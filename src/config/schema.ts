@@ -40,6 +40,8 @@ export const clientSchema = z.strictObject({
   resources: z.array(z.string()).default([]),
   jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(),
   introspection_signed_response_alg: z.enum(['RS256', 'PS256', 'ES256', 'EdDSA']).optional(),
+  /** RFC 9449 §5.2: every token request of this client must carry a DPoP proof (its access tokens are all bound). */
+  dpop_bound_access_tokens: z.boolean().optional(),
 });
 
 export const accountSchema = z.strictObject({
@@ -87,6 +89,14 @@ export const impossibleTravelSchema = z.strictObject({
   action: z.enum(['revoke', 'deny', 'alert', 'off']).default('revoke'),
   maxSpeedKmh: z.number().positive().default(900),
   minDistanceKm: z.number().nonnegative().default(500),
+});
+
+export const dpopSchema = z.strictObject({
+  /**
+   * Which clients must put Latch's nonce in their DPoP proofs at /token (RFC 9449 §8): `public`
+   * (default: clients without credentials, whose proofs nothing else vouches for) or `all`.
+   */
+  requireNonce: z.enum(['public', 'all']).default('public'),
 });
 
 export const loginThrottleSchema = z.strictObject({
@@ -162,6 +172,7 @@ export const configSchema = z
     loginThrottle: loginThrottleSchema.default({ perAddress: 5, perAccount: 20, windowSeconds: 900 }),
     passwords: passwordsSchema,
     rateLimits: rateLimitsSchema.default(RATE_LIMIT_DEFAULTS),
+    dpop: dpopSchema.default({ requireNonce: 'public' }),
     /** Descriptions of the scopes shown on the consent page. */
     scopes: z.record(scopeName, z.string()).default({}),
     /**
@@ -269,3 +280,4 @@ export type LoginThrottleConfig = z.infer<typeof loginThrottleSchema>;
 export type PasswordPolicyConfig = z.infer<typeof passwordsSchema>;
 export type RateLimitsConfig = z.infer<typeof rateLimitsSchema>;
 export type ImpossibleTravelConfig = z.infer<typeof impossibleTravelSchema>;
+export type DpopConfig = z.infer<typeof dpopSchema>;

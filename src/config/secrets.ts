@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { generateKeyPair, exportJWK, type JWK } from 'jose';
@@ -12,6 +12,11 @@ export interface Secrets {
   cookieKeys: string[];
   /** Key for the HMAC that turns token values into storage keys. */
   tokenHashKey: Buffer;
+  /**
+   * The 32 bytes every DPoP nonce is derived from (oidc-provider's `features.dPoP.nonceSecret`):
+   * SHA-256 of LATCH_DPOP_NONCE_SECRET, so every instance hands out and accepts the same nonces.
+   */
+  dpopNonceSecret: Buffer;
   /** True when the keys were generated for development. */
   generated: boolean;
 }
@@ -60,13 +65,30 @@ function parseTokenHashKey(raw: string): Buffer {
   return Buffer.from(raw, 'utf8');
 }
 
-async function generateDevSecrets(): Promise<Omit<Secrets, 'generated' | 'tokenHashKey'> & { tokenHashKey: string }> {
+/** oidc-provider takes exactly 32 bytes; any secret of ≥ 32 characters is hashed to them. */
+export function parseDpopNonceSecret(raw: string): Buffer {
+  if (raw.length < MIN_KEY_CHARS) {
+    throw new ConfigError('LATCH_DPOP_NONCE_SECRET', `must be at least ${MIN_KEY_CHARS} characters`);
+  }
+  return createHash('sha256').update(raw, 'utf8').digest();
+}
+
+interface DevSecrets {
+  jwks: { keys: JWK[] };
+  cookieKeys: string[];
+  tokenHashKey: string;
+  /** Absent from dev keys files written before DPoP nonces: added on the next start. */
+  dpopNonceSecret?: string;
+}
+
+async function generateDevSecrets(): Promise<DevSecrets> {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk = await exportJWK(privateKey);
   return {
     jwks: { keys: [{ ...jwk, alg: 'RS256', use: 'sig', kid: randomBytes(8).toString('hex') }] },
     cookieKeys: [randomBytes(32).toString('base64url')],
     tokenHashKey: randomBytes(32).toString('base64url'),
+    dpopNonceSecret: randomBytes(32).toString('base64url'),
   };
 }
 
@@ -80,22 +102,28 @@ export async function loadSecrets(env: Env, production: boolean, devKeysFile: st
     jwks: env.LATCH_JWKS ? parseJwks(env.LATCH_JWKS) : undefined,
     cookieKeys: env.LATCH_COOKIE_KEYS ? parseCookieKeys(env.LATCH_COOKIE_KEYS) : undefined,
     tokenHashKey: env.LATCH_TOKEN_HASH_KEY ? parseTokenHashKey(env.LATCH_TOKEN_HASH_KEY) : undefined,
+    dpopNonceSecret: env.LATCH_DPOP_NONCE_SECRET ? parseDpopNonceSecret(env.LATCH_DPOP_NONCE_SECRET) : undefined,
   };
-  if (given.jwks && given.cookieKeys && given.tokenHashKey) {
-    return { jwks: given.jwks, cookieKeys: given.cookieKeys, tokenHashKey: given.tokenHashKey, generated: false };
+  if (given.jwks && given.cookieKeys && given.tokenHashKey && given.dpopNonceSecret) {
+    return { jwks: given.jwks, cookieKeys: given.cookieKeys, tokenHashKey: given.tokenHashKey, dpopNonceSecret: given.dpopNonceSecret, generated: false };
   }
   if (production) {
     const missing = [
       !given.jwks && 'LATCH_JWKS',
       !given.cookieKeys && 'LATCH_COOKIE_KEYS',
       !given.tokenHashKey && 'LATCH_TOKEN_HASH_KEY',
+      !given.dpopNonceSecret && 'LATCH_DPOP_NONCE_SECRET',
     ].filter(Boolean);
     throw new ConfigError(missing.join(', '), 'required when NODE_ENV=production (Latch never generates production keys)');
   }
 
-  let dev: Awaited<ReturnType<typeof generateDevSecrets>>;
+  let dev: DevSecrets;
   if (existsSync(devKeysFile)) {
-    dev = JSON.parse(readFileSync(devKeysFile, 'utf8'));
+    dev = JSON.parse(readFileSync(devKeysFile, 'utf8')) as DevSecrets;
+    if (dev.dpopNonceSecret === undefined) {
+      dev.dpopNonceSecret = randomBytes(32).toString('base64url');
+      writeFileSync(devKeysFile, JSON.stringify(dev), { mode: 0o600 });
+    }
   } else {
     dev = await generateDevSecrets();
     mkdirSync(dirname(devKeysFile), { recursive: true });
@@ -105,6 +133,7 @@ export async function loadSecrets(env: Env, production: boolean, devKeysFile: st
     jwks: given.jwks ?? dev.jwks,
     cookieKeys: given.cookieKeys ?? dev.cookieKeys,
     tokenHashKey: given.tokenHashKey ?? Buffer.from(dev.tokenHashKey, 'utf8'),
+    dpopNonceSecret: given.dpopNonceSecret ?? parseDpopNonceSecret(dev.dpopNonceSecret!),
     generated: true,
   };
 }

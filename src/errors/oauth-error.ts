@@ -11,6 +11,7 @@ export type OAuthErrorCode =
   | 'invalid_grant'
   | 'invalid_token'
   | 'insufficient_scope'
+  | 'invalid_dpop_proof'
   | 'unauthorized_client'
   | 'access_denied'
   | 'server_error'

@@ -32,6 +32,8 @@ import { RateLimiter } from '../rate-limit/rate-limiter.js';
 import { RateLimits } from '../rate-limit/rate-limits.js';
 import { redisCounters } from '../rate-limit/redis-counters.js';
 import { ConfigError } from '../config/config-error.js';
+import { explainDpopGrantErrors } from '../dpop/grant-errors.js';
+import { LatchProofs } from '../dpop/latch-proofs.js';
 import { canonicalRoute, requestRoute } from './canonical-route.js';
 import { rfcErrorCodes } from './rfc-error-codes.js';
 import { errorHandler } from './error-handler.js';
@@ -112,6 +114,7 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     provider.maxIpsCount = config.trustedProxies;
   }
   if (config.production) secureCookiesAlways(provider);
+  explainDpopGrantErrors(provider);
 
   const rateLimits = new RateLimits(new RateLimiter(config.file.rateLimits, redisCounters(store), logger), config.file.rateLimits, {
     trustedProxies: config.trustedProxies,
@@ -133,7 +136,7 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   provider.use(rateLimit(rateLimits));
   provider.use(staticAssets);
   provider.use(rfcErrorCodes);
-  provider.use(adminRoutes({ provider, introspector, revocations, audit, accounts, credentials, store, logger, roles, travel, rateLimits }));
+  provider.use(adminRoutes({ provider, introspector, revocations, audit, accounts, credentials, store, logger, roles, travel, rateLimits, proofs: new LatchProofs(store, config.issuer) }));
   provider.use(accountRoutes(provider, accounts, revocations));
   provider.use(passwordRoutes({ provider, accounts, credentials, throttle, rateLimits, sessionTTL: config.file.ttl.session }));
   provider.use(

@@ -8,6 +8,7 @@ import { errorPage, logoutPage, messagePage } from '../interactions/views.js';
 import { clientCredentialsScopes, refuseUngrantableScopes } from './client-credentials-scope.js';
 import { assertionProblem, ASSERTION_ALGS, CLOCK_TOLERANCE_SECONDS } from './client-assertion.js';
 import { parameterCaps } from './authorization-limits.js';
+import { DPOP_ALGORITHMS, dpopFeature } from '../dpop/dpop-feature.js';
 import type { ResourceServers } from './resource-servers.js';
 import { ENDPOINT_PATHS } from './routes.js';
 import { revocationAllowed } from './token-policies.js';
@@ -37,6 +38,7 @@ function clientMetadata(client: ClientConfig): ClientMetadata {
     post_logout_redirect_uris: client.post_logout_redirect_uris,
     ...(client.scope ? { scope: client.scope } : {}),
     ...(client.jwks ? { jwks: client.jwks as ClientMetadata['jwks'] } : {}),
+    ...(client.dpop_bound_access_tokens ? { dpop_bound_access_tokens: true } : {}),
   };
 }
 
@@ -107,7 +109,7 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
     rotateRefreshToken: true,
     routes: { ...ENDPOINT_PATHS },
     clockTolerance: CLOCK_TOLERANCE_SECONDS,
-    enabledJWA: { clientAuthSigningAlgValues: ASSERTION_ALGS as SigningAlgorithm[] },
+    enabledJWA: { clientAuthSigningAlgValues: ASSERTION_ALGS as SigningAlgorithm[], dPoPSigningAlgValues: DPOP_ALGORITHMS },
     clientAuthMethods: CLIENT_AUTH_METHODS,
     // Latch's assertion rules (audience = the issuer, bounded lifetime) at /token and /revoke too.
     assertJwtClientAuthClaimsAndHeader: async (_ctx, claims) => {
@@ -130,6 +132,8 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // RFC 9449: DPoP-bound tokens, nonces shared by every instance, proofs spent once (src/dpop/).
+      dPoP: dpopFeature(secrets.dpopNonceSecret, file.dpop),
       // One introspection decision: Latch's (src/introspection/introspect.ts), for every caller.
       introspection: { enabled: false },
       jwtIntrospection: { enabled: false },

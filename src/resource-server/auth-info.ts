@@ -26,6 +26,11 @@ export interface AuthInfo {
   readonly aud: readonly string[];
   /** Expiry, epoch seconds. */
   readonly exp: number | undefined;
+  /**
+   * The thumbprint of the key a DPoP-bound token is bound to (`cnf.jkt`, RFC 9449 §6.2); such a
+   * token was accepted with a proof signed by that key. Undefined for a bearer token.
+   */
+  readonly jkt?: string | undefined;
   /** The whole introspection response, frozen. */
   readonly claims: Readonly<IntrospectionClaims>;
 }
@@ -36,6 +41,17 @@ export function audiences(claims: Pick<IntrospectionClaims, 'aud'>): string[] {
   return typeof claims.aud === 'string' ? [claims.aud] : strings(claims.aud);
 }
 
+/**
+ * RFC 9449 §6: a DPoP-bound token's introspection answer carries `cnf.jkt` and `token_type` DPoP.
+ * Either one makes the token bound; `''` when the answer says DPoP but names no key (it can then be
+ * used by nobody). Undefined for a bearer token.
+ */
+export function boundKey(claims: Partial<IntrospectionClaims>): string | undefined {
+  const cnf = claims.cnf as { jkt?: unknown } | undefined;
+  if (typeof cnf === 'object' && cnf !== null && cnf.jkt !== undefined) return typeof cnf.jkt === 'string' ? cnf.jkt : '';
+  return String(claims.token_type ?? '').toLowerCase() === 'dpop' ? '' : undefined;
+}
+
 export function toAuthInfo(claims: IntrospectionClaims & { client_id: string }): AuthInfo {
   return Object.freeze({
     sub: typeof claims.sub === 'string' ? claims.sub : undefined,
@@ -44,6 +60,7 @@ export function toAuthInfo(claims: IntrospectionClaims & { client_id: string }):
     roles: Object.freeze(strings(claims.roles)),
     aud: Object.freeze(audiences(claims)),
     exp: typeof claims.exp === 'number' ? claims.exp : undefined,
+    jkt: boundKey(claims),
     claims: Object.freeze({ ...claims }),
   });
 }

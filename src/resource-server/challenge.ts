@@ -1,4 +1,4 @@
-import type { BearerError } from './errors.js';
+import { UseDpopNonce, type BearerError } from './errors.js';
 
 /** What an adapter writes back: status, headers, and a JSON body (none for a missing token). */
 export interface BearerResponse {
@@ -12,25 +12,43 @@ function quotable(value: string): string {
   return value.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '?');
 }
 
+/** What a resource server that accepts DPoP says about it in its challenges (RFC 9449 §7.1). */
+export interface DpopChallenge {
+  /** The proof algorithms it accepts: the `algs` parameter. */
+  algorithms: readonly string[];
+}
+
 /**
  * Renders a BearerError as the RFC 6750 §3 response: `WWW-Authenticate: Bearer realm=…` on
  * 400/401/403 (with `error`, `error_description` and, for insufficient_scope, `scope`), a JSON body
  * repeating them, and `cache-control: no-store`. The 503 carries no challenge: the client did
  * nothing wrong, and `retry-after` tells it when to try again (Latch's own value when it sent one).
+ *
+ * With `dpop` (the API accepts DPoP too), RFC 9449 §7.1: a `DPoP` challenge with `algs` beside the
+ * Bearer one; the error goes in the challenge of the scheme the request used (`err.scheme`), which
+ * comes first; `use_dpop_nonce` also sends the nonce to use in `DPoP-Nonce` (§9).
  */
-export function bearerResponse(err: BearerError, realm: string): BearerResponse {
+export function bearerResponse(err: BearerError, realm: string, dpop?: DpopChallenge): BearerResponse {
   const headers: Record<string, string> = { 'cache-control': 'no-store' };
   if (err.status === 503) {
     headers['retry-after'] = String(Math.max(1, (err as { retryAfterSeconds?: number }).retryAfterSeconds ?? 1));
     // The cause (which URL, which status) is for this service's logs, not for its callers.
     return { status: 503, headers, body: { error: 'temporarily_unavailable', error_description: 'the authorization server could not be reached, retry later' } };
   }
-  const params = [`realm="${realm}"`];
+  const errorParams: string[] = [];
   if (err.error) {
-    params.push(`error="${err.error}"`, `error_description="${quotable(err.description)}"`);
-    if (err.scopes?.length) params.push(`scope="${quotable(err.scopes.join(' '))}"`);
+    errorParams.push(`error="${err.error}"`, `error_description="${quotable(err.description)}"`);
+    if (err.scopes?.length) errorParams.push(`scope="${quotable(err.scopes.join(' '))}"`);
   }
-  headers['www-authenticate'] = `Bearer ${params.join(', ')}`;
+  const scheme = dpop ? err.scheme : 'Bearer';
+  const bearer = `Bearer ${[`realm="${realm}"`, ...(scheme === 'Bearer' ? errorParams : [])].join(', ')}`;
+  if (!dpop) {
+    headers['www-authenticate'] = bearer;
+  } else {
+    const proof = `DPoP ${[`realm="${realm}"`, ...(scheme === 'DPoP' ? errorParams : []), `algs="${dpop.algorithms.join(' ')}"`].join(', ')}`;
+    headers['www-authenticate'] = scheme === 'DPoP' ? `${proof}, ${bearer}` : `${bearer}, ${proof}`;
+    if (err instanceof UseDpopNonce) headers['dpop-nonce'] = err.nonce;
+  }
   if (!err.error) return { status: err.status, headers, body: undefined };
   return {
     status: err.status,

@@ -4,7 +4,7 @@ import type { BearerResponse } from './challenge.js';
 import { frameworkAdapter, type FrameworkAdapter } from './framework-adapter.js';
 import type { Guard } from './guards.js';
 import type { ResourceServerOptions } from './options.js';
-import { ResourceServer } from './resource-server.js';
+import { ResourceServer, type Authenticated } from './resource-server.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -30,13 +30,16 @@ export function expressResourceServer(options: ResourceServerOptions | ResourceS
   const rs = options instanceof ResourceServer ? options : new ResourceServer(options);
 
   async function authenticate(req: Request, res: Response, next: NextFunction) {
-    let auth: AuthInfo;
+    let passed: Authenticated;
     try {
-      auth = await rs.authenticate({ authorization: req.headersDistinct.authorization, url: req.originalUrl });
+      const headers = req.headersDistinct;
+      const href = `${req.protocol}://${req.get('host') ?? ''}${req.originalUrl}`;
+      passed = await rs.authenticateRequest({ authorization: headers.authorization, url: req.originalUrl, method: req.method, href, dpop: headers.dpop });
     } catch (err) {
       return respond(res, rs.challenge(err));
     }
-    req.auth = auth;
+    res.set(passed.headers);
+    req.auth = passed.auth;
     next();
   }
 
@@ -46,7 +49,7 @@ export function expressResourceServer(options: ResourceServerOptions | ResourceS
       try {
         check(req.auth);
       } catch (err) {
-        return respond(res, rs.challenge(err));
+        return respond(res, rs.challenge(err, req.auth));
       }
       next();
     };

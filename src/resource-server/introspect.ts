@@ -4,12 +4,6 @@ import { IntrospectionUnavailable, InvalidToken } from './errors.js';
 import type { HttpClient } from './http-client.js';
 import type { Endpoint } from './discovery.js';
 
-/** RFC 9449 §6: a DPoP-bound token's introspection answer carries `cnf.jkt` and `token_type` DPoP. */
-function dpopBound(claims: Partial<IntrospectionClaims>): boolean {
-  const cnf = claims.cnf as { jkt?: unknown } | undefined;
-  return (typeof cnf === 'object' && cnf !== null && cnf.jkt !== undefined) || String(claims.token_type ?? '').toLowerCase() === 'dpop';
-}
-
 export interface IntrospectParams {
   http: HttpClient;
   endpoint: Endpoint;
@@ -25,10 +19,9 @@ export interface IntrospectParams {
  * - `active` other than `true` → 401 invalid_token (§2.2: an inactive answer says nothing else, so
  *   expired, revoked and unknown look the same to us, and to our caller);
  * - our audience not in `aud` → 401 invalid_token (RFC 8707: a token for another API is not ours);
- * - a DPoP-bound token (`cnf.jkt`, `token_type` DPoP) → 401 invalid_token: RFC 9449 §7.2, a
- *   DPoP-bound access token received as a bearer token MUST be rejected (this middleware speaks
- *   only the Bearer scheme, so every token it sees was presented as one);
- * - `token_type` other than Bearer (e.g. a refresh token) or a past `exp` → 401 invalid_token.
+ * - `token_type` other than Bearer or DPoP (e.g. a refresh token) or a past `exp` → 401 invalid_token.
+ * Whether the token fits the scheme it came with (RFC 9449 §7: a DPoP-bound token only with a
+ * proof by its key) is the caller's to check, on every request: this answer may be cached.
  */
 export async function introspect({ http, endpoint, credentials, audience, token, now = Date.now }: IntrospectParams): Promise<AuthInfo> {
   const form = new URLSearchParams({ token, token_type_hint: 'access_token', ...credentials.form });
@@ -46,8 +39,7 @@ export async function introspect({ http, endpoint, credentials, audience, token,
   if (claims.active !== true) throw new InvalidToken('the access token is not active (expired, revoked or unknown)');
   if (typeof claims.client_id !== 'string') throw new IntrospectionUnavailable('introspection answer has no client_id');
   if (!audiences(claims).includes(audience)) throw new InvalidToken('the access token is not meant for this resource server', 'ERR_AUDIENCE_MISMATCH');
-  if (dpopBound(claims)) throw new InvalidToken('the access token is bound to a DPoP key: it cannot be used as a bearer token', 'ERR_TOKEN_BOUND');
-  if (claims.token_type !== undefined && String(claims.token_type).toLowerCase() !== 'bearer') {
+  if (claims.token_type !== undefined && !['bearer', 'dpop'].includes(String(claims.token_type).toLowerCase())) {
     throw new InvalidToken('the token is not an access token');
   }
   if (typeof claims.exp === 'number' && claims.exp * 1000 <= now()) throw new InvalidToken('the access token is not active (expired, revoked or unknown)');

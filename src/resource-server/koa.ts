@@ -4,7 +4,7 @@ import type { BearerResponse } from './challenge.js';
 import { frameworkAdapter, type FrameworkAdapter } from './framework-adapter.js';
 import type { Guard } from './guards.js';
 import type { ResourceServerOptions } from './options.js';
-import { ResourceServer } from './resource-server.js';
+import { ResourceServer, type Authenticated } from './resource-server.js';
 
 declare module 'koa' {
   interface DefaultState {
@@ -28,13 +28,15 @@ export function koaResourceServer(options: ResourceServerOptions | ResourceServe
   const rs = options instanceof ResourceServer ? options : new ResourceServer(options);
 
   async function authenticate(ctx: Context, next: Next) {
-    let auth: AuthInfo;
+    let passed: Authenticated;
     try {
-      auth = await rs.authenticate({ authorization: ctx.req.headersDistinct.authorization, url: ctx.url });
+      const headers = ctx.req.headersDistinct;
+      passed = await rs.authenticateRequest({ authorization: headers.authorization, url: ctx.originalUrl, method: ctx.method, href: ctx.href, dpop: headers.dpop });
     } catch (err) {
       return respond(ctx, rs.challenge(err));
     }
-    ctx.state.auth = auth;
+    ctx.set(passed.headers);
+    ctx.state.auth = passed.auth;
     await next();
   }
 
@@ -45,7 +47,7 @@ export function koaResourceServer(options: ResourceServerOptions | ResourceServe
       try {
         check(auth);
       } catch (err) {
-        return respond(ctx, rs.challenge(err));
+        return respond(ctx, rs.challenge(err, auth));
       }
       await next();
     };

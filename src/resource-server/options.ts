@@ -1,5 +1,6 @@
 import type { CryptoKey, JWK } from 'jose';
 import { isValidRealm } from './challenge.js';
+import { resolveDpopOptions, type DpopOptions, type ResolvedDpop } from './dpop-options.js';
 import type { Logger } from './logger.js';
 
 /** RFC 6749 §2.3.1 HTTP Basic with the client secret. */
@@ -59,6 +60,8 @@ export interface ResourceServerOptions {
   cache?: CacheOptions | false;
   /** Plain http is accepted for loopback hosts only, unless this is set. */
   allowInsecureHttp?: boolean;
+  /** DPoP (RFC 9449): accepted beside Bearer by default; `false` for a Bearer-only API. */
+  dpop?: DpopOptions | false;
   logger?: Logger;
 }
 
@@ -71,6 +74,7 @@ export interface ResolvedOptions {
   timeoutMs: number;
   connections: number;
   cache: Required<CacheOptions> | false;
+  dpop: ResolvedDpop | false;
 }
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -156,5 +160,6 @@ export function resolveOptions(options: ResourceServerOptions): ResolvedOptions 
     timeoutMs: positiveInt(options.timeoutMs, 'timeoutMs', 3000),
     connections: positiveInt(options.connections, 'connections', 32),
     cache: cache(options.cache),
+    dpop: resolveDpopOptions(options.dpop, insecure),
   };
 }

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { AuthInfo } from './auth-info.js';
-import { extractBearerToken, type BearerRequest } from './bearer-token.js';
+import { extractCredentials, type BearerRequest } from './bearer-token.js';
 import { bearerResponse, type BearerResponse } from './challenge.js';
 import { clientAuthentication, type ClientCredentials } from './client-auth.js';
 import { discover, type Endpoint } from './discovery.js';
-import { BearerError, IntrospectionUnavailable } from './errors.js';
+import { DpopVerifier } from './dpop-verifier.js';
+import { BearerError, IntrospectionUnavailable, InvalidToken } from './errors.js';
 import { HttpClient } from './http-client.js';
 import { introspect } from './introspect.js';
 import { IntrospectionCache } from './introspection-cache.js';
@@ -17,10 +18,19 @@ export function tokenHash(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
 }
 
+/** A request that passed: who it is, and headers for the response (a fresher DPoP nonce). */
+export interface Authenticated {
+  auth: AuthInfo;
+  headers: Record<string, string>;
+}
+
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 /**
  * The framework-neutral core: turns a request into an AuthInfo or a BearerError.
  * Every call introspects at Latch unless the (opt-in) cache holds a live answer; concurrent calls
- * with the same token share one in-flight introspection.
+ * with the same token share one in-flight introspection. A DPoP request's proof is checked on every
+ * request, before and after that (dpop-verifier.ts); only the token's answer is shared or cached.
  */
 export class ResourceServer {
   readonly options: ResolvedOptions;
@@ -30,6 +40,7 @@ export class ResourceServer {
   readonly #credentials: (audience: string) => Promise<ClientCredentials>;
   readonly #inflight = new Map<string, Promise<AuthInfo>>();
   readonly #subscriber: RevocationSubscriber | undefined;
+  readonly #dpop: DpopVerifier | undefined;
   #endpoint: Promise<Endpoint> | undefined;
 
   constructor(options: ResourceServerOptions) {
@@ -45,6 +56,7 @@ export class ResourceServer {
         this.#subscriber = new RevocationSubscriber(redisUrl, channel, this.cache, this.#logger);
       }
     }
+    if (this.options.dpop) this.#dpop = new DpopVerifier(this.options.dpop, this.options.audience, this.options.timeoutMs, this.#logger);
   }
 
   get realm(): string {
@@ -56,16 +68,34 @@ export class ResourceServer {
     await this.#subscriber?.ready();
   }
 
-  /** Extracts the bearer token of a request and verifies it. Throws a BearerError. */
+  /** Extracts the access token of a request and verifies it (and its DPoP proof). Throws a BearerError. */
   async authenticate(request: BearerRequest): Promise<AuthInfo> {
-    return this.verify(extractBearerToken(request));
+    return (await this.authenticateRequest(request)).auth;
   }
 
-  /** Verifies a raw access token at Latch (or from the cache). Throws a BearerError. */
+  /** authenticate(), with the headers the response must carry (the adapters set them). */
+  async authenticateRequest(request: BearerRequest): Promise<Authenticated> {
+    const { scheme, token } = extractCredentials(request, this.#dpop !== undefined);
+    if (scheme === 'DPoP') return this.#dpop!.authenticate(request, token, (t) => this.#answer(t));
+    return { auth: await this.verify(token), headers: NO_HEADERS };
+  }
+
+  /**
+   * Verifies a raw access token presented as a bearer token, at Latch (or from the cache). A
+   * DPoP-bound token is refused: RFC 9449 §7.2, it MUST NOT be accepted as a bearer token (its
+   * thief has no key). Throws a BearerError.
+   */
   async verify(token: string): Promise<AuthInfo> {
+    const auth = await this.#answer(token);
+    if (auth.jkt !== undefined) throw new InvalidToken('the access token is bound to a DPoP key: it cannot be used as a bearer token', 'ERR_TOKEN_BOUND');
+    return auth;
+  }
+
+  /** Latch's answer for a token, whatever its scheme: from the cache, a shared in-flight call, or a new one. */
+  #answer(token: string): Promise<AuthInfo> {
     const hash = tokenHash(token);
     const cached = this.cache?.get(hash);
-    if (cached) return cached;
+    if (cached) return Promise.resolve(cached);
     const pending = this.#inflight.get(hash);
     if (pending) return pending;
     const generation = this.cache?.generation ?? 0;
@@ -74,21 +104,23 @@ export class ResourceServer {
       return auth;
     });
     this.#inflight.set(hash, started);
-    try {
-      return await started;
-    } finally {
-      this.#inflight.delete(hash);
-    }
+    const forget = () => void this.#inflight.delete(hash);
+    started.then(forget, forget);
+    return started;
   }
 
-  /** The RFC 6750 response for an error thrown by authenticate() or a guard; rethrows anything else. */
-  challenge(err: unknown): BearerResponse {
+  /**
+   * The RFC 6750 (and RFC 9449 §7.1) response for an error thrown by authenticate() or a guard;
+   * rethrows anything else. `auth`, for a guard's error: a DPoP-bound token's is a DPoP challenge.
+   */
+  challenge(err: unknown, auth?: AuthInfo): BearerResponse {
     if (!(err instanceof BearerError)) throw err;
-    return bearerResponse(err, this.options.realm);
+    const scoped = auth?.jkt !== undefined ? err.withScheme('DPoP') : err;
+    return bearerResponse(scoped, this.options.realm, this.options.dpop ? { algorithms: this.options.dpop.algorithms } : undefined);
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.#http.close(), this.#subscriber?.close()]);
+    await Promise.all([this.#http.close(), this.#subscriber?.close(), this.#dpop?.close()]);
   }
 
   async #introspect(token: string): Promise<AuthInfo> {

@@ -31,6 +31,25 @@ afterAll(async () => {
   await redis.close();
 });
 
+describe('ReplayDetection (spent JWT ids)', () => {
+  it('claims the jti in find(): of 8 concurrent find-then-save for one jti, exactly one finds it unspent, and none fails', async () => {
+    const rd = adapterFor('ReplayDetection');
+    const jti = id();
+    const spend = async () => {
+      if (await rd.find(jti)) return false;
+      await rd.upsert(jti, { kind: 'ReplayDetection', jti, iss: 'c' }, 60);
+      return true;
+    };
+    const results = await Promise.all(Array.from({ length: 8 }, spend));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await rd.find(jti)).toMatchObject({ jti });
+    // The save set the JWT's own lifetime (60 s + the clock tolerance), replacing the claim's.
+    const ttl = await redis.client.pttl(store.keys.record('ReplayDetection', jti));
+    expect(ttl).toBeGreaterThan(74_000);
+    expect(ttl).toBeLessThanOrEqual(75_000);
+  });
+});
+
 describe('records', () => {
   it('round-trips a payload, restoring the id it never stored', async () => {
     const at = adapterFor('AccessToken');

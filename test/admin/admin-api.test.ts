@@ -1,12 +1,15 @@
 import { startLatch, type TestLatch } from '../support/latch-server.js';
 import { adminCall, adminToken } from '../support/admin.js';
-import { logIn, postForm, webClient } from '../support/oauth.js';
-import { rewritePayload } from '../support/records.js';
+import * as oidc from 'openid-client';
+import { dpopHandle, dpopKey } from '../support/dpop.js';
+import { clientFor, logIn, postForm, webClient } from '../support/oauth.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { ADMIN_API, SECRETS } from '../support/test-config.js';
 
 let redis: TestRedis;
 let latch: TestLatch;
+/** RFC 9449 §7.1: the admin API accepts DPoP too, and says so beside its Bearer challenge. */
+const DPOP = 'DPoP realm="latch-admin", algs="ES256 ES384 EdDSA Ed25519 PS256 RS256"';
 let writer: string;
 let reader: string;
 
@@ -25,7 +28,7 @@ describe('admin API authentication (RFC 6750)', () => {
   it('answers a call without a token with 401 and a bare Bearer challenge', async () => {
     const { status, headers, json } = await adminCall(latch.url, 'GET', '/admin/accounts/alice');
     expect(status).toBe(401);
-    expect(headers.get('www-authenticate')).toBe('Bearer realm="latch-admin"');
+    expect(headers.get('www-authenticate')).toBe(`Bearer realm="latch-admin", ${DPOP}`);
     expect(json).toEqual({ error_description: 'an access token is required' });
   });
 
@@ -45,7 +48,7 @@ describe('admin API authentication (RFC 6750)', () => {
     const { json: issued } = await postForm(`${latch.url}/token`, { grant_type: 'client_credentials', resource: ADMIN_API }, ['security-admin', SECRETS.admin]);
     const { status, headers, json } = await adminCall(latch.url, 'GET', '/admin/accounts/alice', issued!.access_token as string);
     expect(status).toBe(403);
-    expect(headers.get('www-authenticate')).toBe('Bearer realm="latch-admin", error="insufficient_scope", error_description="this call needs the admin:read scope", scope="admin:read"');
+    expect(headers.get('www-authenticate')).toBe(`Bearer realm="latch-admin", error="insufficient_scope", error_description="this call needs the admin:read scope", scope="admin:read", ${DPOP}`);
     expect(json).toMatchObject({ error: 'insufficient_scope' });
   });
 
@@ -63,14 +66,12 @@ describe('admin API authentication (RFC 6750)', () => {
   });
 
   it('refuses a DPoP-bound token presented as a bearer token with 401 invalid_token (RFC 9449 §7.2)', async () => {
-    const token = await adminToken(latch.url);
-    expect((await adminCall(latch.url, 'GET', '/admin/accounts/alice', token)).status).toBe(200);
-    // Latch cannot issue DPoP tokens yet: bind a real one to a key by its stored record.
-    await rewritePayload(redis.client, latch.store.keys.record('ClientCredentials', token), (p) => (p.jkt = '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I'));
+    const admin = await clientFor(latch.url, 'security-admin', SECRETS.admin);
+    const { access_token: token } = await oidc.clientCredentialsGrant(admin, { scope: 'admin:read', resource: ADMIN_API }, { DPoP: dpopHandle(admin, await dpopKey()) });
     const { status, headers, json } = await adminCall(latch.url, 'GET', '/admin/accounts/alice', token);
     const description = 'the access token is bound to a DPoP key: it cannot be used as a bearer token';
     expect(status).toBe(401);
-    expect(headers.get('www-authenticate')).toBe(`Bearer realm="latch-admin", error="invalid_token", error_description="${description}"`);
+    expect(headers.get('www-authenticate')).toBe(`Bearer realm="latch-admin", error="invalid_token", error_description="${description}", ${DPOP}`);
     expect(json).toEqual({ error: 'invalid_token', error_description: description });
   });
 

@@ -1,7 +1,12 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { BrowserSession } from '../support/browser-session.js';
 import { startLatch, type TestLatch } from '../support/latch-server.js';
 import { logIn, postForm, webClient } from '../support/oauth.js';
+import { storedPayload } from '../support/records.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { SECRETS } from '../support/test-config.js';
 
@@ -160,5 +165,68 @@ describe('latch admin (CLI)', () => {
     const usage = await latchCli(['admin', 'frobnicate']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('unknown command "admin frobnicate"');
+  });
+});
+
+describe('latch admin with DPoP (LATCH_DPOP=1 or --dpop)', () => {
+  const home = mkdtempSync(join(tmpdir(), 'latch-cli-home-'));
+
+  /** The thumbprints of the keys the admin client's live tokens are bound to (its ClientCredentials records). */
+  async function boundKeys(server: TestLatch): Promise<string[]> {
+    const records = await redis.client.zrange(server.store.keys.clientTokens('security-admin'), '0', '-1');
+    const payloads = await Promise.all(records.map((key) => storedPayload(redis.client, key).catch(() => ({}) as Record<string, unknown>)));
+    return payloads.flatMap((p) => (typeof p.jkt === 'string' ? [p.jkt] : []));
+  }
+
+  const thumbprintOf = async (file: string) => {
+    const { d: _private, ...publicJwk } = JSON.parse(readFileSync(file, 'utf8')) as JWK;
+    return calculateJwkThumbprint(publicJwk);
+  };
+
+  it('generates a key per profile (0600 in a 0700 directory), binds its admin token to it, proves it on every call, and keeps the key', async () => {
+    const env = { LATCH_DPOP: '1', XDG_CONFIG_HOME: home };
+    const run = await latchCli(['admin', 'sessions', 'alice', '--json'], env);
+    expect([run.code, run.stderr]).toEqual([0, '']);
+    const dir = join(home, 'latch', 'dpop');
+    const files = readdirSync(dir);
+    expect(files).toHaveLength(1);
+    const file = join(dir, files[0]!);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const jkt = await thumbprintOf(file);
+    expect(await boundKeys(latch)).toContain(jkt);
+    // A write, a second run and --dpop: the same key, and nothing printed about it.
+    const write = await latchCli(['admin', 'revoke-user', 'bob', '--reason', 'dpop', '--no-wait', '--dpop'], { XDG_CONFIG_HOME: home });
+    expect(write.code).toBe(0);
+    expect(readdirSync(dir)).toEqual(files);
+    expect(write.stdout + write.stderr).not.toContain(readFileSync(file, 'utf8').trim());
+    // Another client is another profile, with its own key.
+    expect((await latchCli(['admin', 'account', 'alice'], { ...env, LATCH_ADMIN_CLIENT_ID: 'auditor', LATCH_ADMIN_CLIENT_SECRET: SECRETS.auditor })).code).toBe(0);
+    expect(readdirSync(dir)).toHaveLength(2);
+  });
+
+  it('uses the private JWK file LATCH_DPOP_KEY names, and refuses one others can read', async () => {
+    const { privateKey } = await generateKeyPair('EdDSA', { extractable: true });
+    const file = join(home, 'given.jwk');
+    writeFileSync(file, JSON.stringify(await exportJWK(privateKey)), { mode: 0o644 });
+    chmodSync(file, 0o644);
+    const open = await latchCli(['admin', 'account', 'alice'], { LATCH_DPOP: '1', LATCH_DPOP_KEY: file });
+    expect(open.code).toBe(2);
+    expect(open.stderr).toBe(`latch: the DPoP key file ${file} is readable by others (mode 644): chmod 600 it\n`);
+    chmodSync(file, 0o600);
+    const run = await latchCli(['admin', 'account', 'alice'], { LATCH_DPOP: '1', LATCH_DPOP_KEY: file });
+    expect([run.code, run.stderr]).toEqual([0, '']);
+    expect(await boundKeys(latch)).toContain(await thumbprintOf(file));
+  });
+
+  it('retries its token request once with the nonce Latch asks for (dpop.requireNonce "all")', async () => {
+    const strict = await startLatch(redis.url, { file: { ...latch.config.file, dpop: { requireNonce: 'all' } } });
+    try {
+      const run = await latchCli(['admin', 'account', 'alice', '--json'], { LATCH_URL: strict.url, LATCH_DPOP: '1', XDG_CONFIG_HOME: home });
+      expect([run.code, run.stderr]).toEqual([0, '']);
+      expect(JSON.parse(run.stdout)).toMatchObject({ username: 'alice' });
+    } finally {
+      await strict.close();
+    }
   });
 });

@@ -1,4 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
@@ -52,6 +53,8 @@ describe('config file validation', () => {
     [{ ...minimal, accounts: [{ username: 'a', password: 'short' }] }, 'accounts[0].password', /at least 8/],
     [{ ...minimal, surprise: true }, '(root)', /unknown field\(s\) surprise/],
     [{ resourceServers: [] }, 'clients', /expected array/],
+    [{ ...minimal, clients: [{ ...minimal.clients[0], dpop_bound_access_tokens: 'yes' }] }, 'clients[0].dpop_bound_access_tokens', /expected boolean/],
+    [{ ...minimal, dpop: { requireNonce: 'never' } }, 'dpop.requireNonce', /Invalid option: expected one of "public"\|"all"/],
   ])('names the field and the problem (%#)', (raw, field, problem) => {
     const err = errorOf(() => parseFileConfig(raw, 'demo.json'));
     expect(err.field).toBe(`demo.json: ${field}`);
@@ -83,8 +86,30 @@ describe('environment and keys', () => {
 
   it('refuses to start in production without its own keys, naming them', async () => {
     await expect(loadConfig({ ...base(), NODE_ENV: 'production', ISSUER: 'https://id.example' })).rejects.toThrow(
-      'LATCH_JWKS, LATCH_COOKIE_KEYS, LATCH_TOKEN_HASH_KEY: required when NODE_ENV=production',
+      'LATCH_JWKS, LATCH_COOKIE_KEYS, LATCH_TOKEN_HASH_KEY, LATCH_DPOP_NONCE_SECRET: required when NODE_ENV=production',
     );
+  });
+
+  it('generates a DPoP nonce secret into the development keys file, and adds one to a file written before DPoP', async () => {
+    const env = base();
+    const first = await loadConfig(env);
+    expect(first.secrets.dpopNonceSecret).toHaveLength(32);
+    expect((await loadConfig(env)).secrets.dpopNonceSecret.equals(first.secrets.dpopNonceSecret)).toBe(true);
+    const { dpopNonceSecret: _dropped, ...older } = JSON.parse(readFileSync(env.LATCH_DEV_KEYS_FILE, 'utf8')) as Record<string, unknown>;
+    writeFileSync(env.LATCH_DEV_KEYS_FILE, JSON.stringify(older));
+    const upgraded = await loadConfig(env);
+    expect(upgraded.secrets.dpopNonceSecret).toHaveLength(32);
+    expect(upgraded.secrets.tokenHashKey.equals(first.secrets.tokenHashKey)).toBe(true);
+    expect((await loadConfig(env)).secrets.dpopNonceSecret.equals(upgraded.secrets.dpopNonceSecret)).toBe(true);
+    expect(statSync(env.LATCH_DEV_KEYS_FILE).mode & 0o777).toBe(0o600);
+  });
+
+  it('hashes LATCH_DPOP_NONCE_SECRET to the 32 bytes oidc-provider takes, the same on every instance', async () => {
+    const secret = 'n'.repeat(40);
+    const one = await loadConfig({ ...base(), LATCH_DPOP_NONCE_SECRET: secret });
+    const other = await loadConfig({ ...base(), LATCH_DPOP_NONCE_SECRET: secret });
+    expect(one.secrets.dpopNonceSecret).toEqual(createHash('sha256').update(secret).digest());
+    expect(other.secrets.dpopNonceSecret.equals(one.secrets.dpopNonceSecret)).toBe(true);
   });
 
   it('refuses a plain-http issuer in production', async () => {
@@ -97,6 +122,7 @@ describe('environment and keys', () => {
     );
     await expect(loadConfig({ ...base(), LATCH_COOKIE_KEYS: 'short' })).rejects.toThrow('LATCH_COOKIE_KEYS[0]: must be at least 32');
     await expect(loadConfig({ ...base(), LATCH_TOKEN_HASH_KEY: 'short' })).rejects.toThrow('LATCH_TOKEN_HASH_KEY: must be at least 32');
+    await expect(loadConfig({ ...base(), LATCH_DPOP_NONCE_SECRET: 'short' })).rejects.toThrow('LATCH_DPOP_NONCE_SECRET: must be at least 32');
     await expect(loadConfig({ ...base(), PORT: 'eighty' })).rejects.toThrow('PORT: must be a port number');
     await expect(loadConfig({ ...base(), REDIS_URL: 'http://x' })).rejects.toThrow('REDIS_URL: must use redis: or rediss:');
   });
@@ -112,6 +138,7 @@ describe('the development Redis and LATCH_WORKERS', () => {
       LATCH_JWKS: JSON.stringify({ keys: [{ ...(await exportJWK(privateKey)), kid: 'k' }] }),
       LATCH_COOKIE_KEYS: 'c'.repeat(32),
       LATCH_TOKEN_HASH_KEY: 't'.repeat(32),
+      LATCH_DPOP_NONCE_SECRET: 'n'.repeat(32),
     };
   };
 

@@ -27,6 +27,7 @@ const production = (config: unknown, extra: Record<string, string> = {}) => ({
   LATCH_JWKS: JSON.stringify({ keys: [{ kty: 'oct', k: 'x', d: 'x' }] }),
   LATCH_COOKIE_KEYS: 'c0ffee0123456789abcdef0123456789abcdef01',
   LATCH_TOKEN_HASH_KEY: 'beef0123456789abcdef0123456789abcdef0123',
+  LATCH_DPOP_NONCE_SECRET: 'd0e5ce0123456789abcdef0123456789abcdef01',
   ...extra,
 });
 
@@ -79,6 +80,7 @@ describe('production refuses what is only for demos', () => {
       /^LATCH_COOKIE_KEYS\[1\]: contains "change-me"/,
     );
     await expect(loadConfig(production(own, { LATCH_TOKEN_HASH_KEY: placeholder }))).rejects.toThrow(/^LATCH_TOKEN_HASH_KEY: contains "change-me"/);
+    await expect(loadConfig(production(own, { LATCH_DPOP_NONCE_SECRET: placeholder }))).rejects.toThrow(/^LATCH_DPOP_NONCE_SECRET: contains "change-me"/);
   });
 
   it('keeps the demo config working in development', async () => {

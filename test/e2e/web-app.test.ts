@@ -3,7 +3,10 @@ import type { Browser, Page } from 'playwright-core';
 import { koaResourceServer, type KoaResourceServer } from 'latch/resource-server';
 import { createOrdersApi } from '../../examples/koa-api/app.js';
 import { createWebApp } from '../../examples/web-app/app.js';
+import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader } from 'jose';
 import { launchChromium } from '../support/browser-chromium.js';
+import { dpopHeaders, dpopKey } from '../support/dpop.js';
+import { postForm } from '../support/oauth.js';
 import { ORDERS_API, RS_SECRETS, rsConfig } from '../support/rs-config.js';
 import { startLatchWith, type RsTestLatch } from '../support/rs-latch.js';
 import { listen, type Listening } from '../support/rs-apps.js';
@@ -19,16 +22,27 @@ let appUrl: string;
 let browser: Browser;
 /** Every status the Orders API answered, in order (what the app saw). */
 const apiStatuses: number[] = [];
+/** What an eavesdropper between the app and the API saw of the last call: its credentials. */
+let captured: { authorization: string; dpop: string } | undefined;
+/** The Orders API's own DPoP nonces (RFC 9449 §9): the app must answer use_dpop_nonce too. */
+const NONCE_SECRET = 'orders-api-e2e-dpop-nonce-secret-0123456';
 
 beforeAll(async () => {
   redis = await startRedis();
   const appPort = await freePort();
   appUrl = `http://127.0.0.1:${appPort}`;
   latch = await startLatchWith(redis.url, (await rsConfig({ appOrigin: appUrl })).file);
-  middleware = koaResourceServer({ issuer: latch.url, client: { clientId: 'orders-api', clientSecret: RS_SECRETS.ordersApi }, audience: ORDERS_API, realm: 'orders' });
+  middleware = koaResourceServer({
+    issuer: latch.url,
+    client: { clientId: 'orders-api', clientSecret: RS_SECRETS.ordersApi },
+    audience: ORDERS_API,
+    realm: 'orders',
+    dpop: { nonce: { secret: NONCE_SECRET } },
+  });
   const orders = createOrdersApi(middleware).callback();
   api = await listen((req, res) => {
     res.on('finish', () => apiStatuses.push(res.statusCode));
+    captured = { authorization: String(req.headers.authorization), dpop: String(req.headers.dpop) };
     void orders(req, res);
   });
   const web = await createWebApp({ issuer: latch.url, clientId: 'demo-web', clientSecret: RS_SECRETS.demoWeb, appUrl, apiUrl: api.url });
@@ -60,6 +74,52 @@ async function logIn(page: Page): Promise<void> {
 }
 
 describe('examples/web-app in headless Chromium, with examples/koa-api and a real Latch', () => {
+  it('calls the API with DPoP-bound tokens (nonces answered), and a captured token or proof is useless to anyone else', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await logIn(page);
+    const before = apiStatuses.length;
+    await page.click('#orders');
+    await page.waitForURL(`${appUrl}/orders`);
+    expect(await page.textContent('#order-list')).toContain('Welcome pack');
+    // The first call is asked for the API's nonce, openid-client retries with it; then it is known.
+    expect(apiStatuses.slice(before)).toEqual([401, 200]);
+    await page.goto(`${appUrl}/orders`);
+    expect(apiStatuses.slice(before)).toEqual([401, 200, 200]);
+
+    const stolen = captured!;
+    expect(stolen.authorization).toMatch(/^DPoP [\w-]+$/);
+    const token = stolen.authorization.slice('DPoP '.length);
+    const header = decodeProtectedHeader(stolen.dpop);
+    expect(header).toMatchObject({ typ: 'dpop+jwt', alg: 'ES256' });
+    const answer = await postForm(`${latch.url}/introspect`, { token }, ['orders-api', RS_SECRETS.ordersApi]);
+    expect(answer.json).toMatchObject({ active: true, client_id: 'demo-web', sub: 'sub-alice', token_type: 'DPoP', cnf: { jkt: await calculateJwkThumbprint(header.jwk!) } });
+
+    // The eavesdropper replays what it saw: the exact request (a spent proof), the token as a
+    // bearer token, and the token with a proof of its own key (nonce included: nonces are public).
+    const { nonce } = decodeJwt(stolen.dpop) as { nonce: string };
+    const thief = await dpopKey();
+    const attempts = [
+      { authorization: stolen.authorization, dpop: stolen.dpop },
+      { authorization: `Bearer ${token}` },
+      await dpopHeaders(thief, token, 'GET', `${api.url}/orders`, { nonce }),
+    ];
+    const answers = [];
+    for (const headers of attempts) {
+      const response = await fetch(`${api.url}/orders`, { headers });
+      answers.push([response.status, ((await response.json()) as { error_description: string }).error_description]);
+    }
+    expect(answers).toEqual([
+      [401, 'the DPoP proof was already used (its jti is spent)'],
+      [401, 'the access token is bound to a DPoP key: it cannot be used as a bearer token'],
+      [401, 'the DPoP proof is signed by another key than the one the access token is bound to'],
+    ]);
+    // The app, holding the key, still gets through.
+    await page.goto(`${appUrl}/orders`);
+    expect(await page.textContent('#order-list')).toContain('Welcome pack');
+    await context.close();
+  });
+
   it('logs in with code + PKCE, shows API data, refreshes the token, places an order, and logs out (revocation + RP-initiated logout)', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();

@@ -94,7 +94,7 @@ describe('examples/jwt-gateway: opaque tokens outside, signed JWTs inside', () =
   it('refuses at the door: no token (401), then a token revoked by an admin (401 invalid_token)', async () => {
     const none = await fetch(`${gateway.url}/api/orders`);
     expect(none.status).toBe(401);
-    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="gateway"');
+    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="gateway", DPoP realm="gateway", algs="ES256 ES384 EdDSA Ed25519 PS256 RS256"');
 
     const { access_token } = await aliceTokens(latch.url);
     expect((await fetch(`${gateway.url}/api/orders`, { headers: bearer(access_token) })).status).toBe(200);

@@ -8,6 +8,10 @@ import { startLatchWith, type RsTestLatch } from '../support/rs-latch.js';
 import { bearer, listen, type Listening } from '../support/rs-apps.js';
 import { adminRevokeAccount, aliceTokens, serviceToken } from '../support/rs-tokens.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
+import * as oidc from 'openid-client';
+import { optionsFromEnv as expressOptionsFromEnv } from '../../examples/express-api/config.js';
+import { dpopHandle, dpopHeaders, dpopKey } from '../support/dpop.js';
+import { clientFor, logIn } from '../support/oauth.js';
 
 let redis: TestRedis;
 let latch: RsTestLatch;
@@ -61,7 +65,7 @@ describe.each(examples)('%s', (_name, build) => {
     expect((await call('/healthz')).status).toBe(200);
     const response = await call('/orders');
     expect(response.status).toBe(401);
-    expect(response.headers.get('www-authenticate')).toBe('Bearer realm="orders"');
+    expect(response.headers.get('www-authenticate')).toBe('Bearer realm="orders", DPoP realm="orders", algs="ES256 ES384 EdDSA Ed25519 PS256 RS256"');
   });
 
   it('shows the live permissions of the token at /me', async () => {
@@ -105,6 +109,49 @@ describe.each(examples)('%s', (_name, build) => {
   it('serves a machine token every order', async () => {
     const response = await call('/orders', await serviceToken(latch.url));
     expect(response.status).toBe(200);
+  });
+
+  it('accepts DPoP-bound tokens through openid-client, and refuses them without their key', async () => {
+    const key = await dpopKey();
+    const client = await clientFor(latch.url, 'orders-web', RS_SECRETS.ordersWeb);
+    const handle = dpopHandle(client, key);
+    const { tokens } = await logIn(latch.url, client, { scope: 'openid orders:read orders:write', DPoP: handle });
+    const placed = await oidc.fetchProtectedResource(client, tokens.access_token, new URL(`${server.url}/orders`), 'POST', JSON.stringify({ item: 'Kettle' }), new Headers({ 'content-type': 'application/json' }), { DPoP: handle });
+    expect(placed.status).toBe(201);
+    const me = await oidc.fetchProtectedResource(client, tokens.access_token, new URL(`${server.url}/me`), 'GET', null, undefined, { DPoP: handle });
+    expect(await me.json()).toMatchObject({ sub: 'sub-alice', scopes: ['orders:read', 'orders:write'] });
+    expect((await call('/me', tokens.access_token)).status).toBe(401);
+  });
+});
+
+describe('the examples’ DPoP settings from the environment', () => {
+  it.each([
+    ['examples/koa-api', optionsFromEnv],
+    ['examples/express-api', expressOptionsFromEnv],
+  ])('%s: DPoP on by default, API_PUBLIC_URL, DPOP_NONCE_SECRET and DPOP_REPLAY_REDIS_URL set it up, DPOP=0 turns it off', (_name, fromEnv) => {
+    expect(fromEnv({}).dpop).toEqual({});
+    const secret = 'orders-api-dpop-nonce-secret-0123456789';
+    expect(fromEnv({ API_PUBLIC_URL: 'https://orders.example', DPOP_NONCE_SECRET: secret, DPOP_REPLAY_REDIS_URL: 'redis://r:6379' }).dpop).toEqual({
+      publicUrl: 'https://orders.example',
+      nonce: { secret },
+      replay: { redisUrl: 'redis://r:6379' },
+    });
+    expect(fromEnv({ DPOP: '0' }).dpop).toBe(false);
+  });
+
+  it('a Bearer-only example (DPOP=0) answers a DPoP request as one without credentials', async () => {
+    const api = koaResourceServer({ ...options(), dpop: false });
+    const server = await listen(createKoaApi(api).callback());
+    try {
+      const client = await clientFor(latch.url, 'orders-web', RS_SECRETS.ordersWeb);
+      const key = await dpopKey();
+      const { tokens } = await logIn(latch.url, client, { scope: 'openid orders:read', DPoP: dpopHandle(client, key) });
+      const response = await fetch(`${server.url}/me`, { headers: await dpopHeaders(key, tokens.access_token, 'GET', `${server.url}/me`) });
+      expect([response.status, response.headers.get('www-authenticate')]).toEqual([401, 'Bearer realm="orders"']);
+    } finally {
+      await server.close();
+      await api.close();
+    }
   });
 });
 

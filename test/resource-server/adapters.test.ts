@@ -16,6 +16,8 @@ let otherAudience: string;
 const warnings: string[] = [];
 
 const REALM = 'orders';
+/** RFC 9449 §7.1: an API that accepts DPoP too (the default) says so beside its Bearer challenge. */
+const DPOP = 'DPoP realm="orders", algs="ES256 ES384 EdDSA Ed25519 PS256 RS256"';
 const options = () => ({
   issuer: latch.url,
   client: { clientId: 'orders-api', clientSecret: RS_SECRETS.ordersApi },
@@ -72,7 +74,7 @@ describe.each([
     for (const headers of [{}, { authorization: 'Basic b3JkZXJzOnNlY3JldA==' }, { authorization: '' }] as Array<Record<string, string>>) {
       const { status, headers: h, text } = await get(`${api.url}/me`, headers);
       expect(status).toBe(401);
-      expect(h['www-authenticate']).toBe('Bearer realm="orders"');
+      expect(h['www-authenticate']).toBe(`Bearer realm="orders", ${DPOP}`);
       expect(text).toBe('');
     }
   });
@@ -90,7 +92,7 @@ describe.each([
     for (const headers of cases) {
       const { status, headers: h, json } = await get(`${api.url}/me`, headers);
       expect(status).toBe(400);
-      expect(h['www-authenticate']).toMatch(/^Bearer realm="orders", error="invalid_request", error_description="[^"]+"$/);
+      expect(h['www-authenticate']).toMatch(/^Bearer realm="orders", error="invalid_request", error_description="[^"]+", DPoP realm="orders", algs="ES256 ES384 EdDSA Ed25519 PS256 RS256"$/);
       expect(json).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
     }
   });
@@ -110,7 +112,7 @@ describe.each([
     const { status, headers, json } = await get(`${api.url}/me`, bearer('A'.repeat(43)));
     expect(status).toBe(401);
     expect(headers['www-authenticate']).toBe(
-      'Bearer realm="orders", error="invalid_token", error_description="the access token is not active (expired, revoked or unknown)"',
+      `Bearer realm="orders", error="invalid_token", error_description="the access token is not active (expired, revoked or unknown)", ${DPOP}`,
     );
     expect(json).toEqual({ error: 'invalid_token', error_description: 'the access token is not active (expired, revoked or unknown)' });
     expect(headers['cache-control']).toBe('no-store');
@@ -141,7 +143,7 @@ describe.each([
     const { status, headers, json } = await get(`${api.url}/write`, bearer(aliceReadOnly));
     expect(status).toBe(403);
     expect(headers['www-authenticate']).toBe(
-      'Bearer realm="orders", error="insufficient_scope", error_description="requires scope orders:read orders:write", scope="orders:read orders:write"',
+      `Bearer realm="orders", error="insufficient_scope", error_description="requires scope orders:read orders:write", scope="orders:read orders:write", ${DPOP}`,
     );
     expect(json).toEqual({ error: 'insufficient_scope', error_description: 'requires scope orders:read orders:write', scope: 'orders:read orders:write' });
     expect((await get(`${api.url}/read`, bearer(aliceReadOnly))).status).toBe(200);
@@ -163,7 +165,7 @@ describe.each([
     expect((await get(`${api.url}/viewer`, bearer(alice.access_token))).status).toBe(200);
     const { status, headers, json } = await get(`${api.url}/admin`, bearer(alice.access_token));
     expect(status).toBe(403);
-    expect(headers['www-authenticate']).toBe('Bearer realm="orders", error="insufficient_scope", error_description="requires the role admin"');
+    expect(headers['www-authenticate']).toBe(`Bearer realm="orders", error="insufficient_scope", error_description="requires the role admin", ${DPOP}`);
     expect(json).toEqual({ error: 'insufficient_scope', error_description: 'requires the role admin' });
   });
 

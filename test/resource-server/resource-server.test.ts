@@ -5,8 +5,8 @@ import { startLatchWith, type RsTestLatch } from '../support/rs-latch.js';
 import { bearer, get, koaTestApi, listen } from '../support/rs-apps.js';
 import { aliceTokens } from '../support/rs-tokens.js';
 import { freePort, startRedis, type TestRedis } from '../support/redis-server.js';
-import { logIn, webClient } from '../support/oauth.js';
-import { rewritePayload } from '../support/records.js';
+import { clientFor, logIn, webClient } from '../support/oauth.js';
+import { dpopHandle, dpopKey } from '../support/dpop.js';
 import { SECRETS } from '../support/test-config.js';
 
 let redis: TestRedis;
@@ -77,9 +77,8 @@ describe('ResourceServer (core) against a real Latch', () => {
   });
 
   it('refuses a DPoP-bound token presented as a bearer token with 401 invalid_token, over HTTP too (RFC 9449 §7.2)', async () => {
-    const { access_token } = await aliceTokens(latch.url);
-    // Latch cannot issue DPoP tokens yet: bind a real one to a key by its stored record.
-    await rewritePayload(redis.client, latch.store.keys.record('AccessToken', access_token), (p) => (p.jkt = '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I'));
+    const client = await clientFor(latch.url, 'orders-web', RS_SECRETS.ordersWeb);
+    const { access_token } = (await logIn(latch.url, client, { scope: 'openid orders:read', DPoP: dpopHandle(client, await dpopKey()) })).tokens;
     const description = 'the access token is bound to a DPoP key: it cannot be used as a bearer token';
     await expect(resourceServer().verify(access_token)).rejects.toMatchObject({
       name: 'InvalidToken', code: 'ERR_TOKEN_BOUND', status: 401, error: 'invalid_token', description,
@@ -88,7 +87,9 @@ describe('ResourceServer (core) against a real Latch', () => {
     try {
       const response = await get(`${api.url}/me`, bearer(access_token));
       expect(response.status).toBe(401);
-      expect(response.headers['www-authenticate']).toBe(`Bearer realm="${ORDERS_API}", error="invalid_token", error_description="${description}"`);
+      expect(response.headers['www-authenticate']).toBe(
+        `Bearer realm="${ORDERS_API}", error="invalid_token", error_description="${description}", DPoP realm="${ORDERS_API}", algs="ES256 ES384 EdDSA Ed25519 PS256 RS256"`,
+      );
       expect(response.json).toEqual({ error: 'invalid_token', error_description: description });
     } finally {
       await api.close();

@@ -59,7 +59,7 @@ async function expectDenied(token: string): Promise<void> {
   expect(response.status).toBe(401);
   expect(response.json).toEqual({ error: 'invalid_token', error_description: 'the access token is not active (expired, revoked or unknown)' });
   expect(response.headers['www-authenticate']).toBe(
-    `Bearer realm="${ORDERS_API}", error="invalid_token", error_description="the access token is not active (expired, revoked or unknown)"`,
+    `Bearer realm="${ORDERS_API}", error="invalid_token", error_description="the access token is not active (expired, revoked or unknown)", DPoP realm="${ORDERS_API}", algs="ES256 ES384 EdDSA Ed25519 PS256 RS256"`,
   );
 }
 

@@ -20,6 +20,8 @@ export interface LoginOptions {
   username?: string;
   password?: string;
   browser?: BrowserSession;
+  /** Exchange the code with this DPoP handle (the tokens come back bound to its key). */
+  DPoP?: oidc.DPoPHandle;
 }
 
 /**
@@ -55,7 +57,7 @@ export async function logIn(issuer: string, client: oidc.Configuration, options:
     step = await browser.follow(new URL(location, step.url).href, issuer);
   }
   if (!step.url.startsWith(REDIRECT_URI)) throw new Error(`flow ended at ${step.url}`);
-  const tokens = await oidc.authorizationCodeGrant(client, new URL(step.url), { pkceCodeVerifier: verifier, expectedState: state });
+  const tokens = await oidc.authorizationCodeGrant(client, new URL(step.url), { pkceCodeVerifier: verifier, expectedState: state }, undefined, options.DPoP ? { DPoP: options.DPoP } : undefined);
   return { tokens, browser, callbackUrl: step.url };
 }
 

@@ -123,6 +123,7 @@ export async function testConfig(issuer: string, redis: RedisTarget | string): P
       jwks: { keys: [await signingKey] },
       cookieKeys: ['test-cookie-key-0123456789abcdef0123456789'],
       tokenHashKey: Buffer.from('test-token-hash-key-0123456789abcdef'),
+      dpopNonceSecret: Buffer.alloc(32, 'test-dpop-nonce-secret'),
       generated: false,
     },
   };
