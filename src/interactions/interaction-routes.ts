@@ -9,6 +9,7 @@ import type { LocationResolver } from '../anomaly/location.js';
 import type { LatchFileConfig } from '../config/schema.js';
 import { InvalidRequest } from '../errors/oauth-error.js';
 import { readForm } from '../http/request-body.js';
+import { PASSWORD_ACR, PASSWORD_AMR } from '../provider/token-claims.js';
 import type { RateLimits } from '../rate-limit/rate-limits.js';
 import type { Revocations } from '../revocation/revocations.js';
 import { ACCOUNT_CLIENT_ID } from './account-routes.js';
@@ -144,7 +145,8 @@ export function interactionRoutes({ provider, accounts, revocations, audit, loca
     if (refusal) return showLogin(ctx, interaction, 403, refusal, username);
     await throttle.succeeded(username, ctx.ip);
     rememberDevice(ctx, username);
-    await finish(ctx, { login: { accountId: account.sub } }, false);
+    // The facts of this sign-in, carried into its tokens (auth_time is the session's login time).
+    await finish(ctx, { login: { accountId: account.sub, acr: PASSWORD_ACR, amr: [...PASSWORD_AMR] } }, false);
   }
 
   /**
