@@ -26,6 +26,10 @@ export interface AuthInfo {
   readonly aud: readonly string[];
   /** Expiry, epoch seconds. */
   readonly exp: number | undefined;
+  /** When the user last actively signed in (epoch seconds, RFC 9470 `auth_time`); undefined for a machine token. */
+  readonly authTime?: number;
+  /** How the user signed in (RFC 9470 `acr`), when Latch says. */
+  readonly acr?: string;
   /** The whole introspection response, frozen. */
   readonly claims: Readonly<IntrospectionClaims>;
 }
@@ -44,6 +48,8 @@ export function toAuthInfo(claims: IntrospectionClaims & { client_id: string }):
     roles: Object.freeze(strings(claims.roles)),
     aud: Object.freeze(audiences(claims)),
     exp: typeof claims.exp === 'number' ? claims.exp : undefined,
+    authTime: typeof claims.auth_time === 'number' ? claims.auth_time : undefined,
+    acr: typeof claims.acr === 'string' ? claims.acr : undefined,
     claims: Object.freeze({ ...claims }),
   });
 }

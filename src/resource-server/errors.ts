@@ -5,7 +5,7 @@
  * subclass with a stable `code` to `switch` on, an HTTP `status`, and the RFC 6750 `error` code
  * (undefined when the request carried no credentials at all, §3.1 last paragraph).
  */
-export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'temporarily_unavailable';
+export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'insufficient_user_authentication' | 'temporarily_unavailable';
 
 export type BearerErrorReason =
   | 'ERR_TOKEN_MISSING'
@@ -17,6 +17,7 @@ export type BearerErrorReason =
   | 'ERR_INSUFFICIENT_SCOPE'
   | 'ERR_INSUFFICIENT_ROLE'
   | 'ERR_CLAIM_CHECK_FAILED'
+  | 'ERR_INSUFFICIENT_USER_AUTHENTICATION'
   | 'ERR_INTROSPECTION_UNAVAILABLE';
 
 export class BearerError extends Error {
@@ -70,6 +71,23 @@ export class InsufficientScope extends BearerError {
     code: 'ERR_INSUFFICIENT_SCOPE' | 'ERR_INSUFFICIENT_ROLE' | 'ERR_CLAIM_CHECK_FAILED' = 'ERR_INSUFFICIENT_SCOPE',
   ) {
     super(code, 403, 'insufficient_scope', description, { scopes });
+  }
+}
+
+/**
+ * RFC 9470 §3: the token is valid, but the sign-in behind it is too old (`max_age`) or of another
+ * level (`acr_values`): 401, so the client sends the user to sign in again with those parameters.
+ */
+export class InsufficientUserAuthentication extends BearerError {
+  /** Seconds allowed since the user last actively authenticated (the `max_age` to ask Latch for). */
+  readonly maxAge: number | undefined;
+  /** Acceptable `acr` values, in order of preference (the `acr_values` to ask Latch for). */
+  readonly acrValues: readonly string[] | undefined;
+
+  constructor(description: string, requirements: { maxAge?: number; acrValues?: readonly string[] }) {
+    super('ERR_INSUFFICIENT_USER_AUTHENTICATION', 401, 'insufficient_user_authentication', description);
+    this.maxAge = requirements.maxAge;
+    this.acrValues = requirements.acrValues;
   }
 }
 

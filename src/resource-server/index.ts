@@ -9,6 +9,7 @@ export { bearerResponse, type BearerResponse } from './challenge.js';
 export {
   BearerError,
   InsufficientScope,
+  InsufficientUserAuthentication,
   IntrospectionUnavailable,
   InvalidRequest,
   InvalidToken,
@@ -18,7 +19,7 @@ export {
 } from './errors.js';
 export { expressResourceServer, type ExpressResourceServer } from './express.js';
 export type { FrameworkAdapter } from './framework-adapter.js';
-export { claimCheck, requireAnyScope, requireRole, requireScopes, type Guard } from './guards.js';
+export { claimCheck, requireAnyScope, requireAuthentication, requireRole, requireScopes, type AuthenticationRequirements, type Guard } from './guards.js';
 export { IntrospectionCache } from './introspection-cache.js';
 export { koaResourceServer, type KoaResourceServer } from './koa.js';
 export type { Logger } from './logger.js';
