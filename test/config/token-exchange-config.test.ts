@@ -65,3 +65,32 @@ describe('token exchange config (RFC 8693)', () => {
     expect(err.message).toMatch(problem);
   });
 });
+
+describe('token exchange config against the keys Latch has', () => {
+  it('refuses to start when LATCH_JWKS has no key for a JWT audience\'s alg, naming the field', async () => {
+    const { startRedis } = await import('../support/redis-server.js');
+    const { openRedis } = await import('../../adapters/redis/connect.js');
+    const { createLatch } = await import('../../src/http/app.js');
+    const { createLogger } = await import('../../src/log/logger.js');
+    const { testConfig } = await import('../support/test-config.js');
+    const redis = await startRedis();
+    const client = await openRedis(redis.url);
+    try {
+      const config = await testConfig('http://127.0.0.1:1', redis.url);
+      // The test keys are RS256 only.
+      const file = parseFileConfig({ ...base, tokenExchange: { jwtAudiences: [{ ...base.tokenExchange.jwtAudiences[0], alg: 'ES256' }] } });
+      let err: unknown;
+      try {
+        createLatch({ ...config, file, configFile: 'latch.json' }, client, createLogger('silent'));
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).field).toBe('latch.json: tokenExchange.jwtAudiences[0].alg');
+      expect((err as ConfigError).message).toMatch(/LATCH_JWKS has no signing key for ES256/);
+    } finally {
+      client.disconnect();
+      await redis.close();
+    }
+  });
+});
