@@ -12,6 +12,8 @@ export interface FetchedRecord {
     disabled: boolean;
     epoch: number;
     clientEpoch: number;
+    /** The account's epoch for the client of the record's grant, when that client is another (token exchange). */
+    grantClientEpoch: number;
     username: string;
     email: string;
     name: string;
@@ -25,6 +27,8 @@ export interface FetchedRecord {
   clientId: string;
   /** The client of the record's grant. */
   grantClientId: string;
+  /** The revocation epoch of the grant's client, when that client is another than the record's (token exchange). */
+  grantClientEpoch: number;
 }
 
 type Reply = [number, ...string[]];
@@ -43,6 +47,7 @@ export function decodeFetch(reply: unknown): FetchedRecord | undefined {
       disabled: r[6] === '1',
       epoch: Number(r[7] || 0),
       clientEpoch: Number(r[8] || 0),
+      grantClientEpoch: Number(r[18] || 0),
       username: r[10]!,
       email: r[11]!,
       name: r[12]!,
@@ -53,13 +58,15 @@ export function decodeFetch(reply: unknown): FetchedRecord | undefined {
     sessionBorn: Number(r[15] || 0),
     clientId: r[16] ?? '',
     grantClientId: r[17] ?? '',
+    grantClientEpoch: Number(r[19] || 0),
   };
 }
 
 /**
  * The kill switch, in one place: a record is dead when its account is disabled, or when it was
  * born (its lineage was born) at or before a revocation epoch of its account, of its
- * account+client, or of its whole client.
+ * account+client, or of its whole client. A token held in another client's grant (token exchange,
+ * RFC 8693) answers to both clients: its own and its grant's.
  */
 export function isRevoked(record: FetchedRecord): boolean {
   const { born, account } = record;
@@ -68,6 +75,8 @@ export function isRevoked(record: FetchedRecord): boolean {
     born <= account.epoch ||
     born <= account.clientEpoch ||
     born <= record.clientEpoch ||
+    born <= account.grantClientEpoch ||
+    born <= record.grantClientEpoch ||
     // A session-bound token is as dead as its session (sessions carry only the account epoch).
     (record.sessionPayload !== '' && record.sessionBorn <= account.epoch)
   );

@@ -228,12 +228,21 @@ export class RedisStore {
       r.s ? redis.get(keys.sessionUidByHash(r.s)) : null,
     ]);
     const grant = decodeRecord(grantValue);
-    const session = sessionKey ? decodeRecord(await redis.get(sessionKey)) : undefined;
+    // A token held in another client's grant (token exchange) dies with that client's epochs too:
+    // read with the session, so a third round trip only for such a token (or a session-bound one).
+    const other = grant?.k && grant.k !== r.k ? grant.k : '';
+    const [sessionValue, otherAccountEpoch, otherClientEpoch] = await Promise.all([
+      sessionKey ? redis.get(sessionKey) : null,
+      other && r.a ? redis.hget(keys.accountByHash(r.a), `ce:${other}`) : null,
+      other ? redis.hget(keys.clientEpochs(), other) : null,
+    ]);
+    const session = sessionKey ? decodeRecord(sessionValue) : undefined;
     // disabled, epoch, account-client epoch, username, email, name, roles ('' when no account).
     const [disabled, epoch, accountClientEpoch, username, email, name, roles] = accountFields.map((_, i) => account[i] ?? '');
     return [
       index + 1, r.p, r.c, r.t, grant?.p ?? '', grant?.t ?? '', disabled, epoch, accountClientEpoch,
       clientEpoch ?? '', username, email, name, roles, session?.p ?? '', session?.t ?? '', r.k, grant?.k ?? '',
+      otherAccountEpoch ?? '', otherClientEpoch ?? '',
     ];
   }
 

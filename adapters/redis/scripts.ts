@@ -158,14 +158,16 @@ return 1
 /**
  * The one read of the hot path. KEYS: candidate record keys (first found wins); ARGV[1]: key prefix.
  * Returns {index, p, c, t, grant p, grant t, disabled, epoch, account-client epoch, client epoch,
- * username, email, name, roles, session p, session t, client id, grant client id} or nil. Validity is decided by the
- * caller (record-state.ts).
+ * username, email, name, roles, session p, session t, client id, grant client id, grant client's
+ * account-client epoch, grant client's epoch} or nil. The last two are read only for a token held
+ * in another client's grant (token exchange, RFC 8693): it dies with either client's revocations.
+ * Validity is decided by the caller (record-state.ts).
  */
 export const FETCH = `${SPLIT}
 for i, key in ipairs(KEYS) do
   local r = split(redis.call('GET', key) or '')
   if r then
-    local out = {i, r[7], r[2], r[1], '', '', '', '', '', '', '', '', '', '', '', '', r[4], ''}
+    local out = {i, r[7], r[2], r[1], '', '', '', '', '', '', '', '', '', '', '', '', r[4], '', '', ''}
     if r[5] ~= '' then
       local g = split(redis.call('GET', ARGV[1] .. 'g:{' .. r[5] .. '}') or '')
       if g then
@@ -174,14 +176,19 @@ for i, key in ipairs(KEYS) do
         out[18] = g[4]
       end
     end
+    local other = out[18] ~= '' and out[18] ~= r[4]
     if r[3] ~= '' then
       local acct = redis.call('HMGET', ARGV[1] .. 'acct:{a.' .. r[3] .. '}',
-        'disabled', 'epoch', 'ce:' .. r[4], 'username', 'email', 'name', 'roles')
+        'disabled', 'epoch', 'ce:' .. r[4], 'username', 'email', 'name', 'roles', 'ce:' .. out[18])
       out[7], out[8], out[9] = acct[1] or '', acct[2] or '', acct[3] or ''
       out[11], out[12], out[13], out[14] = acct[4] or '', acct[5] or '', acct[6] or '', acct[7] or ''
+      if other then out[19] = acct[8] or '' end
     end
     if r[4] ~= '' then
       out[10] = redis.call('HGET', ARGV[1] .. 'client-epochs', r[4]) or ''
+    end
+    if other then
+      out[20] = redis.call('HGET', ARGV[1] .. 'client-epochs', out[18]) or ''
     end
     if r[6] ~= '' then
       local sessionKey = redis.call('GET', ARGV[1] .. 's-uid:{' .. r[6] .. '}')

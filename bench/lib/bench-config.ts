@@ -5,6 +5,9 @@ import { exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 export const API = 'https://orders.bench.test';
 export const API_SCOPE = 'orders:read';
 export const ADMIN_API = 'urn:latch:admin';
+/** Token exchange targets (bench/scenarios/token-exchange.ts): an internal JWT audience and another API. */
+export const INTERNAL_JWT_AUDIENCE = 'urn:bench:internal-orders';
+export const HISTORY_API = 'https://history.bench.test';
 export const REDIRECT_URI = 'http://127.0.0.1:9/callback';
 
 export const CLIENTS = {
@@ -16,6 +19,8 @@ export const CLIENTS = {
   introspector: ['orders-api', 'orders-api-secret-0123456789abcdef0123'],
   /** Calls the admin API (kill switch). */
   admin: ['security-admin', 'security-admin-secret-0123456789abcdef'],
+  /** A gateway in front of the API: introspects its tokens and exchanges them (RFC 8693). */
+  gateway: ['gateway', 'gateway-client-secret-0123456789abcdef01'],
 } as const satisfies Record<string, readonly [string, string]>;
 
 /** Accounts: one per destructive step, so a revoke never affects a later measurement. */
@@ -24,6 +29,8 @@ export const USERS = {
   propagationCached: { sub: 'sub-carl', username: 'carl', password: 'carl-password-12' },
   revokeAllSmall: { sub: 'sub-sam', username: 'sam', password: 'sam-password-123' },
   revokeAllLarge: { sub: 'sub-lara', username: 'lara', password: 'lara-password-12' },
+  /** Subject of the token exchange scenario's exchanges. */
+  exchange: { sub: 'sub-xena', username: 'xena', password: 'xena-password-123' },
   /** Owner of the filler tokens of the storage scenario. */
   filler: { sub: 'sub-filler', username: 'filler', password: 'filler-password-1' },
 } as const;
@@ -51,7 +58,8 @@ export function latchFileConfig() {
     },
     scopes: { [API_SCOPE]: 'Read orders', 'admin:read': 'Read security data', 'admin:write': 'Revoke access' },
     resourceServers: [
-      { audience: API, name: 'Orders (bench)', scopes: [API_SCOPE], claims: [], introspectors: [CLIENTS.introspector[0]], accessTokenTTL: 3600 },
+      { audience: API, name: 'Orders (bench)', scopes: [API_SCOPE], claims: [], introspectors: [CLIENTS.introspector[0], CLIENTS.gateway[0]], accessTokenTTL: 3600 },
+      { audience: HISTORY_API, name: 'Order history (bench)', scopes: [API_SCOPE], claims: [], introspectors: [], accessTokenTTL: 600 },
       { audience: ADMIN_API, name: 'Latch admin API', scopes: ['admin:read', 'admin:write'] },
     ],
     clients: [
@@ -65,8 +73,15 @@ export function latchFileConfig() {
         resources: [API],
       },
       { client_id: CLIENTS.introspector[0], client_secret: CLIENTS.introspector[1], grant_types: [] },
+      {
+        client_id: CLIENTS.gateway[0],
+        client_secret: CLIENTS.gateway[1],
+        grant_types: ['urn:ietf:params:oauth:grant-type:token-exchange'],
+        token_exchange: { audiences: [INTERNAL_JWT_AUDIENCE, HISTORY_API] },
+      },
       { client_id: CLIENTS.admin[0], client_secret: CLIENTS.admin[1], grant_types: ['client_credentials'], scope: 'admin:read admin:write', resources: [ADMIN_API] },
     ],
+    tokenExchange: { jwtAudiences: [{ audience: INTERNAL_JWT_AUDIENCE, name: 'Internal orders (bench)', scopes: [API_SCOPE], ttlSeconds: 60 }] },
     accounts: [...Object.values(USERS), ...FILLER_ACCOUNTS].map((u) => ({ ...u, roles: [] })),
     ttl: { clientCredentials: 3600 },
   };

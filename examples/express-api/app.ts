@@ -12,8 +12,11 @@ export const permissions = (auth: AuthInfo) => ({
   expiresAt: auth.exp ? new Date(auth.exp * 1000).toISOString() : null,
 });
 
+/** How recent a sign-in changing the delivery address needs (seconds; RFC 9470 step-up). */
+export const ADDRESS_MAX_AGE_SECONDS = 300;
+
 /** The same Orders API as examples/koa-api, in Express 5. */
-export function createOrdersApi(api: ExpressResourceServer, orders = new Orders()): Express {
+export function createOrdersApi(api: ExpressResourceServer, orders = new Orders(), addressMaxAgeSeconds = ADDRESS_MAX_AGE_SECONDS): Express {
   const app = express();
   app.get('/healthz', (_req, res) => void res.json({ ok: true }));
   app.use(api.authenticate);
@@ -28,6 +31,13 @@ export function createOrdersApi(api: ExpressResourceServer, orders = new Orders(
     if (!sub) return void res.status(403).json({ error: 'only users place orders' });
     if (typeof item !== 'string' || !item.trim() || item.length > 100) return void res.status(400).json({ error: 'item must be a non-empty string (max 100)' });
     res.status(201).json(orders.place(sub, item.trim()));
+  });
+  app.get('/address', api.requireScopes('orders:read'), (req, res) => void res.json({ address: orders.addressOf(req.auth!.sub ?? '') }));
+  // Changing where orders go is sensitive: a recent sign-in, or 401 insufficient_user_authentication.
+  app.put('/address', api.requireScopes('orders:write'), api.requireAuthentication({ maxAgeSeconds: addressMaxAgeSeconds }), express.json({ limit: '16kb' }), (req, res) => {
+    const address = (req.body as { address?: unknown } | undefined)?.address;
+    if (typeof address !== 'string' || !address.trim() || address.length > 200) return void res.status(400).json({ error: 'address must be a non-empty string (max 200)' });
+    res.json({ address: orders.setAddress(req.auth!.sub!, address.trim()) });
   });
   app.get('/admin/orders', api.requireRole('admin'), (_req, res) => void res.json({ orders: orders.all() }));
   return app;

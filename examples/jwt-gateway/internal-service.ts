@@ -2,18 +2,20 @@ import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import Koa, { type Context } from 'koa';
 
 export interface InternalServiceOptions {
-  /** The gateway's JWKS URL (GET /.well-known/jwks.json). */
+  /** Latch's JWKS URL (`jwks_uri` of its discovery document, /jwks). */
   jwksUrl: string;
-  /** The gateway's URL (`iss`). */
+  /** Latch's issuer (`iss` of the JWTs). */
   issuer: string;
-  /** This service's name in the JWTs' `aud`. */
+  /** This service's audience (`tokenExchange.jwtAudiences[].audience` at Latch: the JWTs' `aud`). */
   audience: string;
+  /** JWS algorithms accepted (default RS256: what Latch signs with unless the audience names another). */
+  algorithms?: string[];
 }
 
 /**
- * The private side: trusts only JWTs minted by the gateway, verified locally (signature against the
- * gateway's JWKS, `iss`, `aud`, `typ` at+jwt, `exp`). It never sees an opaque token and never calls
- * Latch. Opaque tokens sent here directly are refused.
+ * The private side: trusts only JWT access tokens Latch issued for this audience by token exchange,
+ * verified locally (signature against Latch's JWKS, `iss`, `aud`, `typ` at+jwt, `exp`). It never
+ * sees an opaque token and never calls Latch. Opaque tokens sent here directly are refused.
  */
 export function createInternalService(options: InternalServiceOptions): Koa {
   const keys = createRemoteJWKSet(new URL(options.jwksUrl));
@@ -25,20 +27,21 @@ export function createInternalService(options: InternalServiceOptions): Koa {
     ctx.body = { error: 'invalid_token', error_description: description };
   }
 
-  app.use(async function verifyGatewayJwt(ctx, next) {
+  app.use(async function verifyLatchJwt(ctx, next) {
     const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(ctx.get('authorization'));
-    if (!match) return refuse(ctx, 'a gateway JWT is required');
+    if (!match) return refuse(ctx, 'a JWT access token from Latch is required');
     let claims: JWTPayload;
     try {
       ({ payload: claims } = await jwtVerify(match[1]!, keys, {
         issuer: options.issuer,
         audience: options.audience,
         typ: 'at+jwt',
-        algorithms: ['ES256'],
+        algorithms: options.algorithms ?? ['RS256'],
+        // Latch caps an exchanged JWT's lifetime at 300 s; anything older is not one of them.
         maxTokenAge: '5m',
       }));
     } catch {
-      return refuse(ctx, 'the gateway JWT is invalid or expired');
+      return refuse(ctx, 'the JWT is invalid or expired');
     }
     ctx.state.claims = claims;
     await next();

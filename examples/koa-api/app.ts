@@ -35,11 +35,22 @@ export const permissions = (auth: AuthInfo) => ({
   expiresAt: auth.exp ? new Date(auth.exp * 1000).toISOString() : null,
 });
 
+/** How recent a sign-in changing the delivery address needs (seconds; RFC 9470 step-up). */
+export const ADDRESS_MAX_AGE_SECONDS = 300;
+
+/** A delivery address from a JSON body, or a 400. */
+function addressOf(body: Record<string, unknown>, ctx: Context): string {
+  const { address } = body;
+  if (typeof address !== 'string' || !address.trim() || address.length > 200) return ctx.throw(400, 'address must be a non-empty string (max 200)');
+  return address.trim();
+}
+
 /**
  * The Orders API: every route but /healthz needs a valid Latch access token for this API.
- * GET /me any token · GET /orders orders:read · POST /orders orders:write · GET /admin/orders role admin.
+ * GET /me any token · GET /orders orders:read · POST /orders orders:write · GET /address orders:read ·
+ * PUT /address orders:write and a sign-in at most `addressMaxAgeSeconds` old (step-up) · GET /admin/orders role admin.
  */
-export function createOrdersApi(api: KoaResourceServer, orders = new Orders()): Koa {
+export function createOrdersApi(api: KoaResourceServer, orders = new Orders(), addressMaxAgeSeconds = ADDRESS_MAX_AGE_SECONDS): Koa {
   const app = new Koa();
   app.use(route('GET', '/healthz', (ctx) => void (ctx.body = { ok: true })));
   app.use(api.authenticate);
@@ -58,6 +69,14 @@ export function createOrdersApi(api: KoaResourceServer, orders = new Orders()): 
       if (typeof item !== 'string' || !item.trim() || item.length > 100) return ctx.throw(400, 'item must be a non-empty string (max 100)');
       ctx.status = 201;
       ctx.body = orders.place(sub, item.trim());
+    }),
+  );
+  app.use(route('GET', '/address', api.requireScopes('orders:read'), (ctx) => void (ctx.body = { address: orders.addressOf(ctx.state.auth!.sub ?? '') })));
+  app.use(
+    // Changing where orders go is sensitive: a recent sign-in, or 401 insufficient_user_authentication.
+    route('PUT', '/address', api.requireScopes('orders:write'), api.requireAuthentication({ maxAgeSeconds: addressMaxAgeSeconds }), async (ctx) => {
+      const address = addressOf(await readJson(ctx), ctx);
+      ctx.body = { address: orders.setAddress(ctx.state.auth!.sub!, address) };
     }),
   );
   app.use(route('GET', '/admin/orders', api.requireRole('admin'), (ctx) => void (ctx.body = { orders: orders.all() })));

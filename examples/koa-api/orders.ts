@@ -8,6 +8,7 @@ export interface Order {
 
 export class Orders {
   readonly #bySub = new Map<string, Order[]>();
+  readonly #addresses = new Map<string, string>();
   #nextId = 1;
 
   #new(sub: string, item: string): Order {
@@ -24,6 +25,16 @@ export class Orders {
     const order = this.#new(sub, item);
     this.of(sub).push(order);
     return order;
+  }
+
+  /** Where a user's orders go (empty until set). */
+  addressOf(sub: string): string {
+    return this.#addresses.get(sub) ?? '';
+  }
+
+  setAddress(sub: string, address: string): string {
+    this.#addresses.set(sub, address);
+    return address;
   }
 
   all(): Order[] {

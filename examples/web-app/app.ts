@@ -1,7 +1,8 @@
 import Koa, { type Context } from 'koa';
 import * as oidc from 'openid-client';
 import { Sessions, type Session } from './sessions.js';
-import { errorPage, homePage, ordersPage, type OrdersView } from './views.js';
+import { stepUpChallenge, type StepUp } from './step-up.js';
+import { addressPage, errorPage, homePage, ordersPage, type OrdersView } from './views.js';
 
 export interface WebAppOptions {
   /** Latch's issuer URL. */
@@ -20,13 +21,15 @@ export interface WebAppOptions {
   dpop?: boolean;
 }
 
-const ROUTES = new Set(['GET /', 'GET /login', 'GET /callback', 'GET /orders', 'POST /orders', 'POST /refresh', 'POST /logout']);
+const ROUTES = new Set(['GET /', 'GET /login', 'GET /callback', 'GET /orders', 'POST /orders', 'GET /address', 'POST /address', 'POST /refresh', 'POST /logout']);
 const LOOPBACK = /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/;
 
 /**
  * A third-party web app ("backend for frontend"): authorization code + PKCE with openid-client,
  * tokens kept server-side, API calls with the access token, refresh on expiry or on a 401,
- * and logout = revoke the refresh token (RFC 7009) + RP-initiated logout at Latch. With DPoP
+ * step-up (RFC 9470) for the one sensitive action (the delivery address): when the API answers
+ * insufficient_user_authentication, sign in again (prompt=login, its max_age / acr_values) and
+ * retry, and logout = revoke the refresh token (RFC 7009) + RP-initiated logout at Latch. With DPoP
  * (the default), a stolen access token is useless without the session's key, which never leaves
  * this server (openid-client's DPoP handle makes the proofs and answers nonce requests).
  */
@@ -80,8 +83,43 @@ export async function createWebApp(options: WebAppOptions): Promise<Koa> {
         });
     let response = await send();
     // A 401 invalid_token: the access token died (expired or revoked). One refresh, one retry.
-    if (response.status === 401 && (await refresh(session))) response = await send();
+    // (A step-up 401 is about the sign-in: a refreshed token keeps its auth_time, so no refresh.)
+    if (response.status === 401 && !stepUpChallenge(response) && (await refresh(session))) response = await send();
     return response;
+  }
+
+  /** To Latch's sign-in: the first one (consent, for offline_access), or a step-up the API asked for. */
+  async function startLogin(ctx: Context, session: Session, stepUp?: StepUp) {
+    const login: NonNullable<Session['login']> = { verifier: oidc.randomPKCECodeVerifier(), state: oidc.randomState(), nonce: oidc.randomNonce() };
+    if (stepUp?.maxAge !== undefined) login.maxAge = stepUp.maxAge;
+    session.login = login;
+    // A new key for every sign-in (RFC 9449 §2): its private half is not extractable.
+    session.dpop = dpop ? oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256')) : undefined;
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope,
+      code_challenge: await oidc.calculatePKCECodeChallenge(login.verifier),
+      code_challenge_method: 'S256',
+      state: login.state,
+      nonce: login.nonce,
+      ...(stepUp
+        ? {
+            // RFC 9470 §5: an active sign-in now, as recent and at the level the API asked for.
+            prompt: 'login',
+            ...(stepUp.maxAge !== undefined ? { max_age: String(stepUp.maxAge) } : {}),
+            ...(stepUp.acrValues ? { acr_values: stepUp.acrValues } : {}),
+          }
+        : // OpenID Connect Core §11: offline_access (a refresh token) needs prompt=consent.
+          { prompt: 'consent' }),
+    });
+    ctx.redirect(url.href);
+  }
+
+  /** PUT /address at the API; its answer, or 'step-up' with what the API asks of the sign-in. */
+  async function changeAddress(session: Session, address: string): Promise<Response | { stepUp: StepUp }> {
+    const response = await callApi(session, '/address', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address }) });
+    const stepUp = stepUpChallenge(response);
+    return stepUp ? { stepUp } : response;
   }
 
   /** The session is over (revoked at Latch): forget it and send the user to log in again. */
@@ -120,21 +158,8 @@ export async function createWebApp(options: WebAppOptions): Promise<Koa> {
     }
     if (route === 'GET /login') {
       const session = sessions.start(ctx);
-      const login = { verifier: oidc.randomPKCECodeVerifier(), state: oidc.randomState(), nonce: oidc.randomNonce() };
-      session.login = login;
-      // A new key for every sign-in (RFC 9449 §2): its private half is not extractable.
-      session.dpop = dpop ? oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256')) : undefined;
-      const url = oidc.buildAuthorizationUrl(config, {
-        redirect_uri: redirectUri,
-        scope,
-        code_challenge: await oidc.calculatePKCECodeChallenge(login.verifier),
-        code_challenge_method: 'S256',
-        state: login.state,
-        nonce: login.nonce,
-        // OpenID Connect Core §11: offline_access (a refresh token) needs prompt=consent.
-        prompt: 'consent',
-      });
-      ctx.redirect(url.href);
+      delete session.pending;
+      await startLogin(ctx, session);
       return;
     }
     if (route === 'GET /callback') {
@@ -148,6 +173,8 @@ export async function createWebApp(options: WebAppOptions): Promise<Koa> {
           expectedState: login.state,
           expectedNonce: login.nonce,
           idTokenExpected: true,
+          // A step-up: the ID token's auth_time must be within the max_age asked for.
+          ...(login.maxAge !== undefined ? { maxAge: login.maxAge } : {}),
         }, undefined, dpopOf(session));
         keep(session, tokens);
         const claims = tokens.claims()!;
@@ -161,6 +188,19 @@ export async function createWebApp(options: WebAppOptions): Promise<Koa> {
         ctx.status = 400;
         ctx.body = errorPage(400, `sign-in failed: ${(err as Error).message}`);
         return;
+      }
+      const pending = session.pending;
+      delete session.pending;
+      if (pending) {
+        // The change the API refused before this sign-in: once more, with the new token.
+        const result = await changeAddress(session, pending.address);
+        if (!(result instanceof Response) || result.status !== 200) {
+          ctx.status = 403;
+          ctx.body = errorPage(403, `the Orders API still refused the change (${result instanceof Response ? result.status : 'it asks for a sign-in Latch did not give'})`);
+          return;
+        }
+        session.notice = 'Delivery address changed.';
+        return ctx.redirect('/address');
       }
       ctx.redirect('/');
       return;
@@ -191,6 +231,38 @@ export async function createWebApp(options: WebAppOptions): Promise<Koa> {
         return;
       }
       return ctx.redirect('/orders');
+    }
+    if (route === 'GET /address') {
+      const response = await callApi(session, '/address');
+      if (response.status === 401) return backToLogin(ctx);
+      if (response.status !== 200) {
+        ctx.status = response.status === 403 ? 403 : 502;
+        ctx.body = errorPage(ctx.status, `the Orders API answered ${response.status}`);
+        return;
+      }
+      const notice = session.notice;
+      delete session.notice;
+      ctx.body = addressPage(((await response.json()) as { address: string }).address, notice);
+      return;
+    }
+    if (route === 'POST /address') {
+      let text = '';
+      for await (const chunk of ctx.req) text += String(chunk);
+      const address = new URLSearchParams(text).get('address') ?? '';
+      const result = await changeAddress(session, address);
+      if (!(result instanceof Response)) {
+        // RFC 9470: the API wants a fresher (or stronger) sign-in. Keep the change, sign in, retry.
+        session.pending = { address };
+        return startLogin(ctx, session, result.stepUp);
+      }
+      if (result.status === 401) return backToLogin(ctx);
+      if (result.status !== 200) {
+        ctx.status = result.status === 403 ? 403 : result.status === 400 ? 400 : 502;
+        ctx.body = errorPage(ctx.status, `the Orders API answered ${result.status}`);
+        return;
+      }
+      session.notice = 'Delivery address changed.';
+      return ctx.redirect('/address');
     }
     if (route === 'POST /refresh') {
       if (!(await refresh(session))) return backToLogin(ctx);

@@ -4,7 +4,10 @@ import type { DPoPHandle } from 'openid-client';
 
 /** Everything the app knows about a browser; tokens stay here, on the server (never in the browser). */
 export interface Session {
-  login?: { verifier: string; state: string; nonce: string };
+  /** A sign-in in progress; `maxAge` when it is a step-up the API asked for (checked against the ID token's auth_time). */
+  login?: { verifier: string; state: string; nonce: string; maxAge?: number };
+  /** A change the API refused until the user signs in again (RFC 9470 step-up), retried after the sign-in. */
+  pending?: { address: string };
   tokens?: { accessToken: string; refreshToken?: string; idToken?: string; expiresAt: number };
   user?: { sub: string; name?: string; email?: string; username?: string };
   notice?: string;

@@ -14,6 +14,7 @@ export function homePage(user: { name?: string; username?: string; email?: strin
     'Demo app',
     `<h1>Demo app</h1>${note}<p id="user">Signed in as <strong>${escape(user.username ?? user.name ?? '')}</strong> ${escape(user.email ?? '')}</p>
     <a id="orders" href="/orders">My orders</a>
+    <a id="address-link" href="/address">Delivery address</a>
     ${button('/refresh', 'Refresh access token', 'refresh')}
     ${button('/logout', 'Sign out', 'logout')}`,
   );
@@ -31,6 +32,19 @@ export function ordersPage(view: OrdersView): string {
     <ul id="order-list">${view.orders.map((o) => `<li>#${o.id} ${escape(o.item)}</li>`).join('')}</ul>
     <p id="permissions">Live permissions of this token: scopes <code>${escape(view.permissions.scopes.join(' '))}</code>, roles <code>${escape(view.permissions.roles.join(' ') || '(none)')}</code></p>
     <form method="post" action="/orders"><input id="item" name="item" required maxlength="100"><button id="place" type="submit">Place order</button></form>
+    <a href="/">Home</a>`,
+  );
+}
+
+/** The delivery address; changing it needs a recent sign-in at the API (step-up). */
+export function addressPage(address: string, notice?: string): string {
+  const note = notice ? `<p id="notice" role="status">${escape(notice)}</p>` : '';
+  return page(
+    'Delivery address',
+    `<h1>Delivery address</h1>${note}
+    <p>Orders go to: <strong id="current-address">${escape(address || '(not set)')}</strong></p>
+    <form method="post" action="/address"><input id="new-address" name="address" required maxlength="200"><button id="save-address" type="submit">Change address</button></form>
+    <p>Changing it asks you to sign in again if your last sign-in is not recent.</p>
     <a href="/">Home</a>`,
   );
 }

@@ -24,6 +24,38 @@ export const resourceServerSchema = z.strictObject({
 
 const redirectUri = z.url({ message: 'must be an absolute URI' });
 
+/** RFC 8693 §2.1: the grant type of a token exchange request at /token. */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
+/** Live user claims Latch can release (to an API's introspectors, into an exchanged JWT). */
+export const USER_CLAIMS = ['username', 'preferred_username', 'email', 'email_verified', 'name'] as const;
+
+/** The most an exchanged JWT may live: it cannot be revoked, only outlived (docs/token-exchange.md). */
+export const EXCHANGED_JWT_TTL_CAP = 300;
+
+/**
+ * An internal service that receives signed JWT access tokens (RFC 9068) by token exchange, and
+ * verifies them locally against Latch's /jwks instead of introspecting.
+ */
+export const jwtAudienceSchema = z.strictObject({
+  /** The JWTs' `aud`: names the internal service (a URI or any name). */
+  audience: z.string().min(1),
+  name: z.string().min(1),
+  /** API scopes the service understands: a JWT for it carries no other. */
+  scopes: z.array(scopeName).min(1),
+  /** Live user claims copied into each JWT at exchange (besides `sub` and `roles`). */
+  claims: z.array(z.enum(USER_CLAIMS)).default([]),
+  /** Lifetime of each JWT: 60 s by default, never more than the cap. */
+  ttlSeconds: z
+    .number()
+    .int()
+    .positive()
+    .max(EXCHANGED_JWT_TTL_CAP, `must be at most ${EXCHANGED_JWT_TTL_CAP} (an exchanged JWT cannot be revoked: keep it short)`)
+    .default(60),
+  /** JWS algorithm; LATCH_JWKS must hold a key for it. Default RS256 (else the first Latch has). */
+  alg: z.enum(['RS256', 'PS256', 'ES256', 'EdDSA']).optional(),
+});
+
 export const clientSchema = z.strictObject({
   client_id: z.string().min(1),
   client_secret: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -31,7 +63,7 @@ export const clientSchema = z.strictObject({
   token_endpoint_auth_method: z
     .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'])
     .default('client_secret_basic'),
-  grant_types: z.array(z.enum(["authorization_code", "refresh_token", "client_credentials"])),
+  grant_types: z.array(z.enum(["authorization_code", "refresh_token", "client_credentials", TOKEN_EXCHANGE_GRANT])),
   redirect_uris: z.array(redirectUri).default([]),
   post_logout_redirect_uris: z.array(redirectUri).default([]),
   /** Scopes this client may request (OIDC and API scopes). */
@@ -42,6 +74,12 @@ export const clientSchema = z.strictObject({
   introspection_signed_response_alg: z.enum(['RS256', 'PS256', 'ES256', 'EdDSA']).optional(),
   /** RFC 9449 §5.2: every token request of this client must carry a DPoP proof (its access tokens are all bound). */
   dpop_bound_access_tokens: z.boolean().optional(),
+  /**
+   * Token exchange (RFC 8693; needs the grant type): the audiences this client may exchange Latch
+   * access tokens for (a `tokenExchange.jwtAudiences` entry: a signed JWT; a resource server: an
+   * opaque token), and at most which of their scopes (default: any).
+   */
+  token_exchange: z.strictObject({ audiences: z.array(z.string().min(1)).min(1), scopes: z.array(scopeName).min(1).optional() }).optional(),
 });
 
 export const accountSchema = z.strictObject({
@@ -183,6 +221,8 @@ export const configSchema = z
     geo: geoSchema.default({ networks: [], geoipLite: true }),
     impossibleTravel: impossibleTravelSchema.default({ action: 'revoke', maxSpeedKmh: 900, minDistanceKm: 500 }),
     resourceServers: z.array(resourceServerSchema).default([]),
+    /** Token exchange (RFC 8693): the internal services that receive signed JWTs. */
+    tokenExchange: z.strictObject({ jwtAudiences: z.array(jwtAudienceSchema).default([]) }).default({ jwtAudiences: [] }),
     clients: z.array(clientSchema).min(1),
     accounts: z.array(accountSchema).default([]),
     ttl: z
@@ -210,6 +250,21 @@ export const configSchema = z
   })
   .superRefine((config, ctx) => {
     const audiences = new Set(config.resourceServers.map((rs) => rs.audience));
+    const apiScopes = new Set(config.resourceServers.flatMap((rs) => rs.scopes));
+    const jwtAudiences = new Map(config.tokenExchange.jwtAudiences.map((a) => [a.audience, a]));
+    config.tokenExchange.jwtAudiences.forEach((entry, i) => {
+      const path = ['tokenExchange', 'jwtAudiences', i];
+      if (audiences.has(entry.audience)) {
+        ctx.addIssue({ code: 'custom', path: [...path, 'audience'], message: `"${entry.audience}" is a resource server's audience (it gets opaque tokens, not JWTs)` });
+      }
+      if (config.tokenExchange.jwtAudiences.findIndex((a) => a.audience === entry.audience) !== i) {
+        ctx.addIssue({ code: 'custom', path: [...path, 'audience'], message: `duplicate audience "${entry.audience}"` });
+      }
+      // The scopes of a subject token are API scopes: a JWT can carry no other.
+      entry.scopes.forEach((scope, j) => {
+        if (!apiScopes.has(scope)) ctx.addIssue({ code: 'custom', path: [...path, 'scopes', j], message: `no resource server has scope "${scope}"` });
+      });
+    });
     const clientIds = new Set<string>();
     config.clients.forEach((client, i) => {
       if (client.client_id === 'latch-account') {
@@ -241,6 +296,29 @@ export const configSchema = z
       if (client.grant_types.includes('client_credentials') && client.token_endpoint_auth_method === 'none') {
         ctx.addIssue({ code: 'custom', path: ['clients', i, 'grant_types'], message: 'client_credentials needs a confidential client' });
       }
+      const exchanges = client.grant_types.includes(TOKEN_EXCHANGE_GRANT);
+      if (exchanges && client.token_endpoint_auth_method === 'none') {
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'grant_types'], message: 'token exchange needs a confidential client' });
+      }
+      if (exchanges && !client.token_exchange) {
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'token_exchange'], message: `required for ${TOKEN_EXCHANGE_GRANT} (the audiences it may exchange tokens for)` });
+      }
+      if (client.token_exchange && !exchanges) {
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'grant_types'], message: `must include ${TOKEN_EXCHANGE_GRANT} when token_exchange is set` });
+      }
+      const targetScopes = new Set<string>();
+      client.token_exchange?.audiences.forEach((aud, j) => {
+        const target = jwtAudiences.get(aud) ?? config.resourceServers.find((rs) => rs.audience === aud);
+        if (!target) {
+          ctx.addIssue({ code: 'custom', path: ['clients', i, 'token_exchange', 'audiences', j], message: `no resource server or tokenExchange.jwtAudiences entry has audience "${aud}"` });
+        }
+        target?.scopes.forEach((scope) => targetScopes.add(scope));
+      });
+      client.token_exchange?.scopes?.forEach((scope, j) => {
+        if (!targetScopes.has(scope)) {
+          ctx.addIssue({ code: 'custom', path: ['clients', i, 'token_exchange', 'scopes', j], message: `none of the client's token_exchange audiences has scope "${scope}"` });
+        }
+      });
     });
     config.resourceServers.forEach((rs, i) => {
       rs.introspectors.forEach((id, j) => {
@@ -249,7 +327,6 @@ export const configSchema = z
         }
       });
     });
-    const apiScopes = new Set(config.resourceServers.flatMap((rs) => rs.scopes));
     for (const [role, scopes] of Object.entries(config.roles)) {
       scopes.forEach((scope, j) => {
         if (!apiScopes.has(scope)) {
@@ -274,6 +351,7 @@ export const configSchema = z
 export type LatchFileConfig = z.infer<typeof configSchema>;
 export type ResourceServerConfig = z.infer<typeof resourceServerSchema>;
 export type ClientConfig = z.infer<typeof clientSchema>;
+export type JwtAudienceConfig = z.infer<typeof jwtAudienceSchema>;
 export type AccountConfig = z.infer<typeof accountSchema>;
 export type GeoConfig = z.infer<typeof geoSchema>;
 export type LoginThrottleConfig = z.infer<typeof loginThrottleSchema>;

@@ -34,6 +34,9 @@ import { redisCounters } from '../rate-limit/redis-counters.js';
 import { ConfigError } from '../config/config-error.js';
 import { explainDpopGrantErrors } from '../dpop/grant-errors.js';
 import { LatchProofs } from '../dpop/latch-proofs.js';
+import { registerTokenExchange } from '../token-exchange/exchange-grant.js';
+import { ExchangePolicy } from '../token-exchange/exchange-policy.js';
+import { ExchangedJwts } from '../token-exchange/exchanged-jwt.js';
 import { canonicalRoute, requestRoute } from './canonical-route.js';
 import { rfcErrorCodes } from './rfc-error-codes.js';
 import { errorHandler } from './error-handler.js';
@@ -107,7 +110,15 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
       throw new ConfigError(`${config.configFile}: clients[${i}].introspection_signed_response_alg`, `LATCH_JWKS has no signing key for ${alg}`);
     }
   });
+  config.file.tokenExchange.jwtAudiences.forEach((audience, i) => {
+    if (audience.alg ? !introspectionSigningAlgs.includes(audience.alg) : introspectionSigningAlgs.length === 0) {
+      throw new ConfigError(`${config.configFile}: tokenExchange.jwtAudiences[${i}].alg`, `LATCH_JWKS has no signing key for ${audience.alg ?? 'any JWS algorithm'}`);
+    }
+  });
   const provider = new Provider(config.issuer, providerConfiguration({ config, accounts, resourceServers, adapter, introspectionSigningAlgs }));
+  // RFC 8693 at /token: exchanged tokens judged by the same Introspector as every /introspect.
+  const defaultJwtAlg = introspectionSigningAlgs.includes('RS256') ? 'RS256' : introspectionSigningAlgs[0];
+  registerTokenExchange(provider, { introspector, policy: new ExchangePolicy(config.file, defaultJwtAlg), jwts: new ExchangedJwts(responder, config.issuer) });
 
   if (config.trustedProxies > 0) {
     provider.proxy = true;

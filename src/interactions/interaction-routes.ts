@@ -9,6 +9,7 @@ import type { LocationResolver } from '../anomaly/location.js';
 import type { LatchFileConfig } from '../config/schema.js';
 import { InvalidRequest } from '../errors/oauth-error.js';
 import { readForm } from '../http/request-body.js';
+import { PASSWORD_ACR, PASSWORD_AMR } from '../provider/token-claims.js';
 import type { RateLimits } from '../rate-limit/rate-limits.js';
 import type { Revocations } from '../revocation/revocations.js';
 import { ACCOUNT_CLIENT_ID } from './account-routes.js';
@@ -125,7 +126,8 @@ export function interactionRoutes({ provider, accounts, credentials, revocations
     await throttle.succeeded(username, ctx.ip);
     rememberDevice(ctx, throttle, username);
     if (account.passwordChangeRequired) return askNewPassword(ctx, interaction, account);
-    await finish(ctx, { login: { accountId: account.sub } }, false);
+    // The facts of this sign-in, carried into its tokens (auth_time is the session's login time).
+    await finish(ctx, { login: { accountId: account.sub, acr: PASSWORD_ACR, amr: [...PASSWORD_AMR] } }, false);
   }
 
   /**
@@ -165,7 +167,7 @@ export function interactionRoutes({ provider, accounts, credentials, revocations
     }
     if (changed === 'bad-ticket') return showLogin(ctx, interaction, 400, expired);
     try {
-      await finish(ctx, { login: { accountId: open.account.sub } }, false);
+      await finish(ctx, { login: { accountId: open.account.sub, acr: PASSWORD_ACR, amr: [...PASSWORD_AMR] } }, false);
     } catch (err) {
       // A browser already signed in to this account (a forced re-authentication): its sign-in
       // request died with the account's other sessions. The password is changed; sign in again.

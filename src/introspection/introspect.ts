@@ -1,6 +1,7 @@
 import type { RedisStore } from '../../adapters/redis/redis-store.js';
 import { decodeFetch, isRevoked, type FetchedRecord } from '../../adapters/redis/record-state.js';
 import type { RolePolicy } from '../accounts/role-policy.js';
+import { TOKEN_EXCHANGE_GRANT } from '../config/schema.js';
 import type { ResourceServers } from '../provider/resource-servers.js';
 import { introspectionAccess } from '../provider/token-policies.js';
 
@@ -19,6 +20,8 @@ interface TokenPayload {
   'x5t#S256'?: string;
   expiresWithSession?: boolean;
   sessionUid?: string;
+  /** The grant type that issued it (oidc-provider's `gty`). */
+  gty?: string;
   extra?: Record<string, unknown>;
 }
 
@@ -34,6 +37,7 @@ interface SessionPayload {
 }
 
 export type IntrospectionResponse = { active: false } | ({ active: true } & Record<string, unknown>);
+type ActiveResponse = { active: true } & Record<string, unknown>;
 
 const INACTIVE: IntrospectionResponse = Object.freeze({ active: false }) as IntrospectionResponse;
 
@@ -66,6 +70,40 @@ export interface IntrospectorOptions {
 }
 
 type Account = FetchedRecord['account'];
+
+/**
+ * A subject or actor token of a token exchange (RFC 8693), as Latch's decision sees it: the answer
+ * the presenting client would get from /introspect, and the stored facts the new token inherits.
+ */
+export interface ExchangeSubject {
+  /** The active introspection answer (live scope, roles, the sign-in's auth_time / acr / amr, act). */
+  answer: ActiveResponse;
+  kind: 'AccessToken' | 'ClientCredentials';
+  clientId: string;
+  accountId?: string;
+  grantId?: string;
+  exp?: number;
+  /** The token's stored extra claims (sign-in facts, an earlier exchange's `act`). */
+  extra: Record<string, unknown>;
+  /** The user's live roles ([] for a client's own token). */
+  roles: string[];
+  /** Live user claims (username, email, name, email_verified) by claim name. */
+  claims(names: readonly string[]): Record<string, unknown>;
+}
+
+interface Judged {
+  body: ActiveResponse;
+  token: TokenPayload;
+  account: Account;
+}
+
+/**
+ * An exchanged token (RFC 8693) lives in its subject token's grant, which belongs to another
+ * client (the one the user signed in to): the one kind of token whose grant is not its client's.
+ */
+function exchangedUnderGrant(token: TokenPayload): boolean {
+  return token.gty === TOKEN_EXCHANGE_GRANT && typeof token.extra?.act === 'object';
+}
 
 /** Who may see a token, and for which of its APIs (token-policies.ts); undefined: nobody. */
 type Access = (token: TokenPayload) => { apis: readonly string[] } | undefined;
@@ -117,48 +155,80 @@ export class Introspector {
     return this.#lookup(token, 'access_token', (t) => ([t.aud ?? []].flat().includes(audience) ? { apis: [audience] } : undefined));
   }
 
+  /**
+   * Latch's decision on a token presented for a token exchange (RFC 8693 §2.1) by `callerId`: the
+   * same answer /introspect would give that client (its own tokens, or tokens of an API it
+   * introspects for), with the facts the new token inherits. Undefined when that answer is
+   * inactive, or the token is not an access token (a refresh token is never exchanged).
+   */
+  async judgeForExchange(callerId: string, token: string): Promise<ExchangeSubject | undefined> {
+    const judged = await this.#find(token, 'access_token', (t) => introspectionAccess(this.#resourceServers, callerId, t));
+    if (!judged || judged.token.kind === 'RefreshToken') return undefined;
+    const { body, token: t, account } = judged;
+    return {
+      answer: body,
+      kind: t.kind as ExchangeSubject['kind'],
+      clientId: t.clientId,
+      accountId: t.accountId,
+      grantId: t.grantId,
+      exp: t.exp,
+      extra: { ...t.extra },
+      roles: t.accountId && account.roles ? account.roles.split(' ') : [],
+      claims: (names) => Object.fromEntries(names.flatMap((name) => {
+        const value = t.accountId ? CLAIMS[name]?.(account) : undefined;
+        return value === undefined ? [] : [[name, value]];
+      })),
+    };
+  }
+
   async #lookup(token: string, hint: string | null, allowed: Access): Promise<IntrospectionResponse> {
+    return (await this.#find(token, hint, allowed))?.body ?? INACTIVE;
+  }
+
+  async #find(token: string, hint: string | null, allowed: Access): Promise<Judged | undefined> {
     const order = candidates(hint);
     const { keys } = this.#store;
     const reply = await this.#store.run(() => this.#store.fetch(keys.recordKeys(order, token)));
     const record = decodeFetch(reply);
-    if (!record) return INACTIVE;
+    if (!record) return undefined;
     return this.#judge(order[record.index]!, record, allowed);
   }
 
-  #judge(kind: (typeof MODELS)[number], record: FetchedRecord, allowed: Access): IntrospectionResponse {
-    if (isRevoked(record)) return INACTIVE;
+  /** The active answer for a record and the stored token it is about; undefined: `{"active":false}`. */
+  #judge(kind: (typeof MODELS)[number], record: FetchedRecord, allowed: Access): Judged | undefined {
+    if (isRevoked(record)) return undefined;
     let token: TokenPayload;
     try {
       // The model comes from the key, the client from the record (neither is in the payload).
       token = { ...(JSON.parse(record.payload) as TokenPayload), kind, clientId: record.clientId };
     } catch {
-      return INACTIVE;
+      return undefined;
     }
     const now = nowSeconds();
     // Model verify (clock tolerance) and then isValid (no tolerance, not consumed).
-    if (typeof token.exp === 'number' && now - this.#tolerance >= token.exp) return INACTIVE;
-    if (typeof token.exp === 'number' && token.exp <= now) return INACTIVE;
-    if (kind === 'RefreshToken' && record.consumed) return INACTIVE;
+    if (typeof token.exp === 'number' && now - this.#tolerance >= token.exp) return undefined;
+    if (typeof token.exp === 'number' && token.exp <= now) return undefined;
+    if (kind === 'RefreshToken' && record.consumed) return undefined;
 
     if (token.expiresWithSession && (kind === 'AccessToken' || kind === 'RefreshToken')) {
-      if (!record.sessionPayload) return INACTIVE;
+      if (!record.sessionPayload) return undefined;
       const session = JSON.parse(record.sessionPayload) as SessionPayload;
-      if (session.accountId !== token.accountId) return INACTIVE;
-      if (session.authorizations?.[token.clientId]?.grantId !== token.grantId) return INACTIVE;
+      if (session.accountId !== token.accountId) return undefined;
+      if (session.authorizations?.[token.clientId]?.grantId !== token.grantId) return undefined;
     }
 
     if (token.grantId) {
-      if (!record.grantPayload) return INACTIVE;
+      if (!record.grantPayload) return undefined;
       const grant = { ...(JSON.parse(record.grantPayload) as GrantPayload), clientId: record.grantClientId };
-      if (typeof grant.exp === 'number' && grant.exp <= now) return INACTIVE;
-      if (grant.clientId !== token.clientId || grant.accountId !== token.accountId) return INACTIVE;
+      if (typeof grant.exp === 'number' && grant.exp <= now) return undefined;
+      if (grant.accountId !== token.accountId) return undefined;
+      if (grant.clientId !== token.clientId && !exchangedUnderGrant(token)) return undefined;
     }
 
     const access = allowed(token);
-    if (!access) return INACTIVE;
+    if (!access) return undefined;
     // A deleted account's tokens die with it (its record is gone: no username).
-    if (token.accountId && !record.account.username) return INACTIVE;
+    if (token.accountId && !record.account.username) return undefined;
 
     const constrained = !!(token.jkt || token['x5t#S256']);
     const body: Record<string, unknown> = { active: true };
@@ -183,7 +253,7 @@ export class Introspector {
       body.roles = roles;
       this.#releaseClaims(body, access.apis, record.account);
     }
-    return body as IntrospectionResponse;
+    return { body: body as ActiveResponse, token, account: record.account };
   }
 
   /** The user claims the caller's APIs are configured to receive, read live from the account. */

@@ -38,6 +38,11 @@ export class JwtResponder {
     return found;
   }
 
+  /** The key (and its kid) Latch signs `alg` with: also exchanged JWT access tokens' (src/token-exchange/). */
+  signingKey(alg: string): Promise<{ key: CryptoKey | Uint8Array; kid?: string }> {
+    return this.#key(alg);
+  }
+
   async sign(body: object, audience: string, alg: string): Promise<string> {
     const { key, kid } = await this.#key(alg);
     return new SignJWT({ token_introspection: body })

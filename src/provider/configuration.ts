@@ -11,6 +11,7 @@ import { parameterCaps } from './authorization-limits.js';
 import { DPOP_ALGORITHMS, dpopFeature } from '../dpop/dpop-feature.js';
 import type { ResourceServers } from './resource-servers.js';
 import { ENDPOINT_PATHS } from './routes.js';
+import { extraTokenClaims, PASSWORD_ACR } from './token-claims.js';
 import { revocationAllowed } from './token-policies.js';
 
 /**
@@ -107,6 +108,9 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
     // S256 for every client, confidential or public (RFC 9700 §2.1.1).
     pkce: { required: () => true },
     rotateRefreshToken: true,
+    // The sign-in facts a token carries (auth_time, acr, amr: RFC 9470), and an exchanged token's act.
+    extraTokenClaims,
+    acrValues: [PASSWORD_ACR],
     routes: { ...ENDPOINT_PATHS },
     clockTolerance: CLOCK_TOLERANCE_SECONDS,
     enabledJWA: { clientAuthSigningAlgValues: ASSERTION_ALGS as SigningAlgorithm[], dPoPSigningAlgValues: DPOP_ALGORITHMS },

@@ -1,5 +1,6 @@
 import type { Client, AccessToken, ClientCredentials, RefreshToken } from 'oidc-provider';
 import { errors } from 'oidc-provider';
+import { TOKEN_EXCHANGE_GRANT } from '../config/schema.js';
 import type { ResourceServers } from './resource-servers.js';
 
 type AnyToken = AccessToken | ClientCredentials | RefreshToken;
@@ -33,9 +34,18 @@ export function introspectionAccess(
  * RFC 7009 §2.1: the server verifies that the token was issued to the requesting client and
  * refuses the request otherwise. A public client gets the silent 200 instead, so it cannot probe
  * which token values are live.
+ *
+ * An exchanged token (RFC 8693) lives in the grant of the user's sign-in at another client: its
+ * holder revoking it ends that token alone (destroyed here, its death published by the adapter),
+ * never the grant, which is not the holder's to end. Returning false stops oidc-provider from
+ * revoking the grant's tokens next.
  */
-export function revocationAllowed(client: Client, token: AnyToken): boolean {
-  if (token.clientId === client.clientId) return true;
+export async function revocationAllowed(client: Client, token: AnyToken): Promise<boolean> {
+  if (token.clientId === client.clientId) {
+    if (token.kind !== 'AccessToken' || (token as AccessToken).gty !== TOKEN_EXCHANGE_GRANT) return true;
+    await token.destroy();
+    return false;
+  }
   if (client.clientAuthMethod === 'none') return false;
   throw new errors.UnauthorizedClient('the token was not issued to this client');
 }

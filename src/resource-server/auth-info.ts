@@ -31,6 +31,10 @@ export interface AuthInfo {
    * token was accepted with a proof signed by that key. Undefined for a bearer token.
    */
   readonly jkt?: string | undefined;
+  /** When the user last actively signed in (epoch seconds, RFC 9470 `auth_time`); undefined for a machine token. */
+  readonly authTime?: number;
+  /** How the user signed in (RFC 9470 `acr`), when Latch says. */
+  readonly acr?: string;
   /** The whole introspection response, frozen. */
   readonly claims: Readonly<IntrospectionClaims>;
 }
@@ -61,6 +65,8 @@ export function toAuthInfo(claims: IntrospectionClaims & { client_id: string }):
     aud: Object.freeze(audiences(claims)),
     exp: typeof claims.exp === 'number' ? claims.exp : undefined,
     jkt: boundKey(claims),
+    authTime: typeof claims.auth_time === 'number' ? claims.auth_time : undefined,
+    acr: typeof claims.acr === 'string' ? claims.acr : undefined,
     claims: Object.freeze({ ...claims }),
   });
 }

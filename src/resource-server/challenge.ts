@@ -1,10 +1,19 @@
-import { UseDpopNonce, type BearerError } from './errors.js';
+import { InsufficientUserAuthentication, UseDpopNonce, type BearerError } from './errors.js';
 
 /** What an adapter writes back: status, headers, and a JSON body (none for a missing token). */
 export interface BearerResponse {
   status: number;
   headers: Record<string, string>;
-  body: { error: string; error_description: string; scope?: string } | undefined;
+  body: { error: string; error_description: string; scope?: string; max_age?: number; acr_values?: string } | undefined;
+}
+
+/** RFC 9470 §3: the `max_age` and `acr_values` auth-params (and body members) of a step-up challenge. */
+function stepUp(err: BearerError): { max_age?: number; acr_values?: string } {
+  if (!(err instanceof InsufficientUserAuthentication)) return {};
+  return {
+    ...(err.maxAge === undefined ? {} : { max_age: err.maxAge }),
+    ...(err.acrValues?.length ? { acr_values: err.acrValues.join(' ') } : {}),
+  };
 }
 
 /** RFC 6750 §3: error_description and scope use a restricted ASCII set inside their quotes. */
@@ -39,6 +48,8 @@ export function bearerResponse(err: BearerError, realm: string, dpop?: DpopChall
   if (err.error) {
     errorParams.push(`error="${err.error}"`, `error_description="${quotable(err.description)}"`);
     if (err.scopes?.length) errorParams.push(`scope="${quotable(err.scopes.join(' '))}"`);
+    // RFC 9470 §3: what the sign-in must be, in the challenge of the scheme the request used.
+    for (const [name, value] of Object.entries(stepUp(err))) errorParams.push(`${name}="${quotable(String(value))}"`);
   }
   const scheme = dpop ? err.scheme : 'Bearer';
   const bearer = `Bearer ${[`realm="${realm}"`, ...(scheme === 'Bearer' ? errorParams : [])].join(', ')}`;
@@ -53,7 +64,7 @@ export function bearerResponse(err: BearerError, realm: string, dpop?: DpopChall
   return {
     status: err.status,
     headers,
-    body: { error: err.error, error_description: err.description, ...(err.scopes?.length ? { scope: err.scopes.join(' ') } : {}) },
+    body: { error: err.error, error_description: err.description, ...(err.scopes?.length ? { scope: err.scopes.join(' ') } : {}), ...stepUp(err) },
   };
 }
 

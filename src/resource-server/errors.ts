@@ -5,7 +5,14 @@
  * subclass with a stable `code` to `switch` on, an HTTP `status`, and the RFC 6750 `error` code
  * (undefined when the request carried no credentials at all, §3.1 last paragraph).
  */
-export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'temporarily_unavailable' | 'invalid_dpop_proof' | 'use_dpop_nonce';
+export type BearerErrorCode =
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'insufficient_user_authentication'
+  | 'temporarily_unavailable'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce';
 
 /** The authentication scheme a request used, and so the challenge its error carries (RFC 9449 §7.1). */
 export type AuthScheme = 'Bearer' | 'DPoP';
@@ -25,6 +32,7 @@ export type BearerErrorReason =
   | 'ERR_INSUFFICIENT_SCOPE'
   | 'ERR_INSUFFICIENT_ROLE'
   | 'ERR_CLAIM_CHECK_FAILED'
+  | 'ERR_INSUFFICIENT_USER_AUTHENTICATION'
   | 'ERR_INTROSPECTION_UNAVAILABLE'
   | 'ERR_REPLAY_STORE_UNAVAILABLE';
 
@@ -122,6 +130,23 @@ export class InsufficientScope extends BearerError {
 export class ReplayStoreUnavailable extends BearerError {
   constructor(options?: ErrorOptions) {
     super('ERR_REPLAY_STORE_UNAVAILABLE', 503, 'temporarily_unavailable', 'the DPoP replay store could not be reached, retry later', options);
+  }
+}
+
+/**
+ * RFC 9470 §3: the token is valid, but the sign-in behind it is too old (`max_age`) or of another
+ * level (`acr_values`): 401, so the client sends the user to sign in again with those parameters.
+ */
+export class InsufficientUserAuthentication extends BearerError {
+  /** Seconds allowed since the user last actively authenticated (the `max_age` to ask Latch for). */
+  readonly maxAge: number | undefined;
+  /** Acceptable `acr` values, in order of preference (the `acr_values` to ask Latch for). */
+  readonly acrValues: readonly string[] | undefined;
+
+  constructor(description: string, requirements: { maxAge?: number; acrValues?: readonly string[] }) {
+    super('ERR_INSUFFICIENT_USER_AUTHENTICATION', 401, 'insufficient_user_authentication', description);
+    this.maxAge = requirements.maxAge;
+    this.acrValues = requirements.acrValues;
   }
 }
 

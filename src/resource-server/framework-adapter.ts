@@ -1,4 +1,4 @@
-import { claimCheck, requireAnyScope, requireRole, requireScopes, type Guard } from './guards.js';
+import { claimCheck, requireAnyScope, requireAuthentication, requireRole, requireScopes, type AuthenticationRequirements, type Guard } from './guards.js';
 import type { ResourceServer } from './resource-server.js';
 
 /** What each framework adapter offers, over that framework's middleware type `M`. */
@@ -9,6 +9,8 @@ export interface FrameworkAdapter<M> {
   requireAnyScope(...scopes: string[]): M;
   requireRole(...roles: string[]): M;
   claimCheck(...args: Parameters<typeof claimCheck>): M;
+  /** Step-up (RFC 9470): a recent enough sign-in and/or one of the accepted `acr` values, else 401. */
+  requireAuthentication(requirements: AuthenticationRequirements): M;
   /** Any Guard as a middleware. */
   guard(guard: Guard): M;
   resourceServer: ResourceServer;
@@ -23,6 +25,7 @@ export function frameworkAdapter<M>(rs: ResourceServer, authenticate: M, guard: 
     requireAnyScope: (...scopes) => guard(requireAnyScope(...scopes)),
     requireRole: (...roles) => guard(requireRole(...roles)),
     claimCheck: (...args) => guard(claimCheck(...args)),
+    requireAuthentication: (requirements) => guard(requireAuthentication(requirements)),
     guard,
     resourceServer: rs,
     close: () => rs.close(),

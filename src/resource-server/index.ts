@@ -13,6 +13,7 @@ export { MemoryReplayStore, RedisReplayStore, replayKey, type ReplayStore } from
 export {
   BearerError,
   InsufficientScope,
+  InsufficientUserAuthentication,
   IntrospectionUnavailable,
   InvalidDpopProof,
   InvalidRequest,
@@ -26,7 +27,7 @@ export {
 } from './errors.js';
 export { expressResourceServer, type ExpressResourceServer } from './express.js';
 export type { FrameworkAdapter } from './framework-adapter.js';
-export { claimCheck, requireAnyScope, requireRole, requireScopes, type Guard } from './guards.js';
+export { claimCheck, requireAnyScope, requireAuthentication, requireRole, requireScopes, type AuthenticationRequirements, type Guard } from './guards.js';
 export { IntrospectionCache } from './introspection-cache.js';
 export { koaResourceServer, type KoaResourceServer } from './koa.js';
 export type { Logger } from './logger.js';

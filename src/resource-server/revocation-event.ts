@@ -31,8 +31,18 @@ export function parseEvent(message: string): RevocationEvent | 'ignore' | 'unkno
 }
 
 /**
+ * A delegated token (RFC 8693 `act`: exchanged at Latch) is held by the exchanging client but lives
+ * in the grant of the user's sign-in at another client, which events of that grant name instead.
+ */
+function delegated(auth: AuthInfo): boolean {
+  return typeof auth.claims.act === 'object' && auth.claims.act !== null;
+}
+
+/**
  * Whether a cached answer must go (docs/events.md "How a cache applies an event"), erring on the
- * side of dropping too much. `'unknown'` (an unreadable body) drops everything too.
+ * side of dropping too much. `'unknown'` (an unreadable body) drops everything too. A delegated
+ * token goes with any grant, session or account-client event of its user and any client event,
+ * whichever client they name.
  */
 export function revokes(event: RevocationEvent | 'unknown', tokenHash: string, auth: AuthInfo): boolean {
   if (event === 'unknown') return true;
@@ -42,12 +52,12 @@ export function revokes(event: RevocationEvent | 'unknown', tokenHash: string, a
     case 'grant':
     case 'session':
     case 'account-client':
-      return (event.sub === undefined || auth.sub === event.sub) && (event.client_id === undefined || auth.clientId === event.client_id);
+      return (event.sub === undefined || auth.sub === event.sub) && (event.client_id === undefined || auth.clientId === event.client_id || delegated(auth));
     case 'account':
     case 'account-disabled':
       return event.sub === undefined || auth.sub === event.sub;
     case 'client':
-      return event.client_id === undefined || auth.clientId === event.client_id;
+      return event.client_id === undefined || auth.clientId === event.client_id || delegated(auth);
     default:
       return true; // a scope from a newer Latch: forward compatibility
   }

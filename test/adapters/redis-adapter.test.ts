@@ -229,6 +229,32 @@ describe('records', () => {
     expect(await at.find(newToken)).toBeDefined();
   });
 
+  it("kills a token held in another client's grant (token exchange) with that grant client's epochs as well as its own", async () => {
+    const at = adapterFor('AccessToken');
+    const fresh = async (sub: string) => {
+      const grantId = id();
+      await adapterFor('Grant').upsert(grantId, { kind: 'Grant', accountId: sub, clientId: 'parent-app' }, 3600);
+      const tokenId = id();
+      await at.upsert(tokenId, { kind: 'AccessToken', accountId: sub, clientId: 'gateway', grantId }, 60);
+      expect(await at.find(tokenId)).toBeDefined();
+      return tokenId;
+    };
+    // The parent's client revoked for every user, then for one user; the exchanging client for one user.
+    const byParentClient = await fresh('sub-x1');
+    await store.stampEpoch(store.keys.clientEpochs(), 'parent-app');
+    expect(await at.find(byParentClient)).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 2));
+    const byParentForUser = await fresh('sub-x2');
+    await store.stampEpoch(store.keys.account('sub-x2'), 'ce:parent-app');
+    expect(await at.find(byParentForUser)).toBeUndefined();
+    const byGatewayForUser = await fresh('sub-x3');
+    await store.stampEpoch(store.keys.account('sub-x3'), 'ce:gateway');
+    expect(await at.find(byGatewayForUser)).toBeUndefined();
+    // Another user's token of the same clients, born after the client-wide epoch, lives.
+    await new Promise((r) => setTimeout(r, 2));
+    expect(await at.find(await fresh('sub-x4'))).toBeDefined();
+  });
+
   it('stamps an epoch no earlier than the clock of any primary (births come from every primary)', async () => {
     const primaries = redis.client instanceof Cluster ? redis.client.nodes('master') : [redis.client as Redis];
     const clocks = await Promise.all(primaries.map((node) => node.time()));

@@ -7,6 +7,7 @@ import { ORDERS_API, RS_SECRETS, rsConfig } from '../support/rs-config.js';
 import { startLatchWith, type RsTestLatch } from '../support/rs-latch.js';
 import { bearer, listen, type Listening } from '../support/rs-apps.js';
 import { adminRevokeAccount, aliceTokens, serviceToken } from '../support/rs-tokens.js';
+import { rewritePayload } from '../support/records.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import * as oidc from 'openid-client';
 import { optionsFromEnv as expressOptionsFromEnv } from '../../examples/express-api/config.js';
@@ -109,6 +110,26 @@ describe.each(examples)('%s', (_name, build) => {
   it('serves a machine token every order', async () => {
     const response = await call('/orders', await serviceToken(latch.url));
     expect(response.status).toBe(200);
+  });
+
+  it('changes the delivery address only after a recent sign-in (RFC 9470 step-up: 401 with max_age otherwise)', async () => {
+    const put = (token: string, address: string) =>
+      call('/address', token, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address }) });
+    const { access_token: recent } = await aliceTokens(latch.url);
+    expect(await (await put(recent, '1 Main St')).json()).toEqual({ address: '1 Main St' });
+    expect(await (await call('/address', recent)).json()).toEqual({ address: '1 Main St' });
+
+    // The same user, signed in ten minutes ago.
+    const { access_token: old } = await aliceTokens(latch.url);
+    await rewritePayload(redis.client, latch.store.keys.record('AccessToken', old), (p) => {
+      (p.extra as Record<string, number>).auth_time -= 600;
+    });
+    const refused = await put(old, '2 Side St');
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toBe(
+      'Bearer realm="orders", error="insufficient_user_authentication", error_description="a more recent authentication is required", max_age="300", DPoP realm="orders", algs="ES256 ES384 EdDSA Ed25519 PS256 RS256"',
+    );
+    expect(await (await call('/address', old)).json()).toEqual({ address: '1 Main St' });
   });
 
   it('accepts DPoP-bound tokens through openid-client, and refuses them without their key', async () => {

@@ -67,6 +67,8 @@ function expected(token: Known, callerId: string): Record<string, unknown> {
   const scope = token.sub ? effectiveScope(token.granted ?? '', ALICE_ROLES) : token.granted;
   if (scope) body.scope = scope;
   if (token.sub) body.sub = token.sub;
+  // The facts of the sign-in a user's access token comes from (RFC 9470 §6.1), to every caller that sees it.
+  if (token.sub && token.kind === 'access') Object.assign(body, { auth_time: expect.any(Number), acr: 'urn:latch:acr:password', amr: ['pwd'] });
   // User data meant for an API goes to that API's introspectors only, never to the token's own client.
   if (token.sub && apis.length > 0) Object.assign(body, { roles: ALICE_ROLES }, ...apis.map((api) => API_CLAIMS[api]));
   return body;

@@ -199,6 +199,8 @@ describe('claims only to the API’s introspectors', () => {
     expect(own.json).toEqual({
       active: true, sub: 'sub-alice', client_id: 'web', scope: 'a:read', aud: 'https://a.api.test', iss: latch.url, token_type: 'Bearer',
       exp: expect.any(Number), iat: expect.any(Number),
+      // The facts of the sign-in (RFC 9470 §6.1) are the token's, not user data meant for an API.
+      auth_time: expect.any(Number), acr: 'urn:latch:acr:password', amr: ['pwd'],
     });
     const api = await postForm(`${latch.url}/introspect`, { token: access_token }, ['api-a', SECRETS.apiA]);
     expect(api.json).toMatchObject({ active: true, roles: ['viewer', 'orders-admin'], email: 'alice@example.test', username: 'alice' });

@@ -55,7 +55,7 @@ describe('live permissions at introspection', () => {
     const b = (await logIn(latch.url, await webClient(latch.url), { scope: 'openid b:read', resource: API_B })).tokens;
     const forA = await introspect(a.access_token);
     const forB = await introspect(b.access_token, apiB);
-    const base = ['active', 'sub', 'client_id', 'scope', 'aud', 'exp', 'iat', 'iss', 'token_type', 'roles'];
+    const base = ['active', 'sub', 'client_id', 'scope', 'aud', 'exp', 'iat', 'iss', 'token_type', 'roles', 'auth_time', 'acr', 'amr'];
     expect(Object.keys(forA).sort()).toEqual([...base, 'email', 'username'].sort());
     expect(forA).toMatchObject({ email: 'alice@example.test', username: 'alice' });
     expect(Object.keys(forB).sort()).toEqual(base.sort());

@@ -49,6 +49,10 @@ describe('POST /introspect (RFC 7662)', () => {
       token_type: 'Bearer',
       iat: expect.any(Number),
       exp: expect.any(Number),
+      // When and how alice signed in (RFC 9470 §6.1).
+      auth_time: expect.any(Number),
+      acr: 'urn:latch:acr:password',
+      amr: ['pwd'],
     });
     expect(json!.exp as number).toBeGreaterThan(now);
     expect(json!.iat as number).toBeLessThanOrEqual(now);

@@ -22,6 +22,10 @@ export interface LoginOptions {
   browser?: BrowserSession;
   /** Exchange the code with this DPoP handle (the tokens come back bound to its key). */
   DPoP?: oidc.DPoPHandle;
+  /** OIDC `prompt` (default `consent`); `login consent` signs in again on a browser that has a session. */
+  prompt?: string;
+  /** OIDC `max_age` (seconds). */
+  maxAge?: number;
 }
 
 /**
@@ -38,7 +42,8 @@ export async function logIn(issuer: string, client: oidc.Configuration, options:
     code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
     state,
-    prompt: 'consent',
+    prompt: options.prompt ?? 'consent',
+    ...(options.maxAge === undefined ? {} : { max_age: String(options.maxAge) }),
     ...(options.resource ? { resource: options.resource } : {}),
   });
   let step = await browser.follow(url.href, issuer);
