@@ -98,6 +98,21 @@ export const loginThrottleSchema = z.strictObject({
   windowSeconds: z.number().int().positive().default(900),
 });
 
+/**
+ * Requests Latch sends to URLs registered with it (src/outbound/: back-channel logout, Shared
+ * Signals push). docs/config.md#outbound.
+ */
+export const outboundSchema = z.strictObject({
+  /**
+   * Whether any registered URL may reach loopback, private, link-local and other special-use
+   * addresses. Unset: true in development, false in production. URLs written in this config file
+   * are the operator's own and may always.
+   */
+  allowPrivateNetworks: z.boolean().optional(),
+  /** Bound on one request: connect, headers and body (ms). */
+  timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+});
+
 /** Requests per window for one key; 0 turns that limit off. */
 const perWindow = z.number().int().nonnegative();
 
@@ -148,6 +163,7 @@ export const configSchema = z
   .strictObject({
     loginThrottle: loginThrottleSchema.default({ perAddress: 5, perAccount: 20, windowSeconds: 900 }),
     rateLimits: rateLimitsSchema.default(RATE_LIMIT_DEFAULTS),
+    outbound: outboundSchema.default({ timeoutMs: 5000 }),
     /** Descriptions of the scopes shown on the consent page. */
     scopes: z.record(scopeName, z.string()).default({}),
     /**
@@ -254,3 +270,4 @@ export type GeoConfig = z.infer<typeof geoSchema>;
 export type LoginThrottleConfig = z.infer<typeof loginThrottleSchema>;
 export type RateLimitsConfig = z.infer<typeof rateLimitsSchema>;
 export type ImpossibleTravelConfig = z.infer<typeof impossibleTravelSchema>;
+export type OutboundConfig = z.infer<typeof outboundSchema>;

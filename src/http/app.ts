@@ -28,6 +28,7 @@ import { RateLimiter } from '../rate-limit/rate-limiter.js';
 import { RateLimits } from '../rate-limit/rate-limits.js';
 import { redisCounters } from '../rate-limit/redis-counters.js';
 import { ConfigError } from '../config/config-error.js';
+import { Outbound } from '../outbound/outbound.js';
 import { canonicalRoute, requestRoute } from './canonical-route.js';
 import { rfcErrorCodes } from './rfc-error-codes.js';
 import { errorHandler } from './error-handler.js';
@@ -51,6 +52,8 @@ export interface Latch {
   rateLimits: RateLimits;
   /** The Node request listener (`http.createServer(latch.callback)`). */
   callback: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Every request Latch sends to a registered URL goes through it (src/outbound/: timeouts, the SSRF rule). */
+  outbound: Outbound;
   /** The operations listener's (`/readyz`, `/metrics`, `/healthz`: ops-server.ts), for LATCH_OPS_PORT. */
   ops: (req: IncomingMessage, res: ServerResponse) => void;
 }
@@ -103,6 +106,12 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   });
   // The background sync ends with its Redis connection (whoever closes it).
   redis.once('end', () => rateLimits.close());
+  const outbound = new Outbound({
+    // Development talks to apps on this machine; production refuses private targets unless told (docs/config.md#outbound).
+    allowPrivateNetworks: config.file.outbound.allowPrivateNetworks ?? !config.production,
+    timeoutMs: config.file.outbound.timeoutMs,
+  });
+  redis.once('end', () => void outbound.close());
 
   // Where a form post on Latch's pages may end up: the clients' callbacks (consent) and their
   // post-logout pages (logout confirmation), whatever their origin.
@@ -155,5 +164,5 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     if (req.method === 'POST' && route?.name === 'introspection' && route.exact) return introspect(req, res);
     return koa(req, res);
   };
-  return { provider, store, accounts, revocations, audit, introspector, metrics, rateLimits, ops: opsListener(store, metrics), callback };
+  return { provider, store, accounts, revocations, audit, introspector, metrics, rateLimits, outbound, ops: opsListener(store, metrics), callback };
 }
