@@ -29,6 +29,7 @@ import { RateLimits } from '../rate-limit/rate-limits.js';
 import { redisCounters } from '../rate-limit/redis-counters.js';
 import { ConfigError } from '../config/config-error.js';
 import { Outbound } from '../outbound/outbound.js';
+import { sharedSignals, type SharedSignals } from '../ssf/shared-signals.js';
 import { canonicalRoute, requestRoute } from './canonical-route.js';
 import { rfcErrorCodes } from './rfc-error-codes.js';
 import { errorHandler } from './error-handler.js';
@@ -54,6 +55,8 @@ export interface Latch {
   callback: (req: IncomingMessage, res: ServerResponse) => void;
   /** Every request Latch sends to a registered URL goes through it (src/outbound/: timeouts, the SSRF rule). */
   outbound: Outbound;
+  /** The Shared Signals transmitter (src/ssf/), when the config has a resource server for `urn:latch:ssf`. */
+  ssf: SharedSignals | undefined;
   /** The operations listener's (`/readyz`, `/metrics`, `/healthz`: ops-server.ts), for LATCH_OPS_PORT. */
   ops: (req: IncomingMessage, res: ServerResponse) => void;
 }
@@ -63,7 +66,7 @@ export interface Latch {
  * Every request's route is resolved once (src/http/canonical-route.ts). `POST /introspect` goes to
  * the lean handler, which answers every introspection request itself; everything else to Koa:
  * log → error handler → security headers → route gate (variants of a path: 404) → health → rate
- * limits → assets → RFC error codes → admin API → devices page → interactions → oidc-provider's
+ * limits → assets → RFC error codes → admin API → Shared Signals → devices page → interactions → oidc-provider's
  * routes. Every grant or token oidc-provider kills (any route) is published from the adapter's hooks.
  */
 export function createLatch(config: LatchConfig, redis: RedisClient, logger: Logger): Latch {
@@ -112,6 +115,15 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     timeoutMs: config.file.outbound.timeoutMs,
   });
   redis.once('end', () => void outbound.close());
+  const ssf = sharedSignals({
+    issuer: config.issuer, production: config.production, config: config.file.ssf, store, introspector, outbound,
+    jwks: config.secrets.jwks, registry: metrics.registry, logger, audiences: resourceServers.all().map((rs) => rs.audience),
+  });
+  if (ssf) {
+    // Every event published becomes SETs on the streams that take them, in the same request.
+    events.addSink((event) => ssf.publish(event));
+    redis.once('end', () => ssf.close());
+  }
 
   // Where a form post on Latch's pages may end up: the clients' callbacks (consent) and their
   // post-logout pages (logout confirmation), whatever their origin.
@@ -127,6 +139,7 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   provider.use(staticAssets);
   provider.use(rfcErrorCodes);
   provider.use(adminRoutes({ provider, introspector, revocations, audit, accounts, logger, roles, travel, rateLimits }));
+  if (ssf) provider.use(ssf.routes);
   provider.use(accountRoutes(provider, accounts, revocations));
   provider.use(
     interactionRoutes({
@@ -164,5 +177,5 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     if (req.method === 'POST' && route?.name === 'introspection' && route.exact) return introspect(req, res);
     return koa(req, res);
   };
-  return { provider, store, accounts, revocations, audit, introspector, metrics, rateLimits, outbound, ops: opsListener(store, metrics), callback };
+  return { provider, store, accounts, revocations, audit, introspector, metrics, rateLimits, outbound, ssf, ops: opsListener(store, metrics), callback };
 }
