@@ -116,7 +116,7 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   });
   redis.once('end', () => void outbound.close());
   const ssf = sharedSignals({
-    issuer: config.issuer, production: config.production, config: config.file.ssf, store, introspector, outbound,
+    issuer: config.issuer, production: config.production, config: config.file.ssf, store, introspector, outbound, pushTimeoutMs: config.file.outbound.timeoutMs,
     jwks: config.secrets.jwks, registry: metrics.registry, logger, audiences: resourceServers.all().map((rs) => rs.audience),
   });
   if (ssf) {

@@ -22,6 +22,7 @@ export { claimCheck, requireAnyScope, requireRole, requireScopes, type Guard } f
 export { IntrospectionCache } from './introspection-cache.js';
 export { koaResourceServer, type KoaResourceServer } from './koa.js';
 export type { Logger } from './logger.js';
-export type { CacheOptions, ClientAuthOptions, ClientSecretBasic, PrivateKeyJwt, ResourceServerOptions, RevocationEventsOptions } from './options.js';
+export type { CacheOptions, ClientAuthOptions, ClientSecretBasic, PrivateKeyJwt, RedisEventsOptions, ResourceServerOptions, RevocationEventsOptions, SsfEventsOptions } from './options.js';
+export type { PushAnswer } from './ssf-source.js';
 export { parseEvent, type RevocationEvent } from './revocation-event.js';
 export { createResourceServer, ResourceServer, tokenHash } from './resource-server.js';

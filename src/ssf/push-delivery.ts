@@ -17,12 +17,17 @@ export interface PushDependencies {
   cipher: IdCipher;
   outbound: Outbound;
   config: SsfConfig;
+  /** outbound.timeoutMs: the longest one push takes. */
+  pushTimeoutMs: number;
   metrics: SsfMetrics;
   logger: Logger;
 }
 
-/** A pusher holds a stream this long per renewal: far beyond one push's timeout (outbound.timeoutMs ≤ 60 s). */
-const LEASE_MS = 90_000;
+/**
+ * How long a pusher holds a stream per renewal (it renews after every SET): three pushes' worth,
+ * so a process that died mid-push holds up its streams that long at most.
+ */
+const leaseMs = (pushTimeoutMs: number) => Math.max(3 * pushTimeoutMs, 3000);
 const SWEEP_MS = 1000;
 
 /**
@@ -92,7 +97,8 @@ export class PushDelivery {
 
   async #deliver(id: string): Promise<void> {
     const { streams } = this.#deps;
-    if (!(await streams.acquireLease(id, this.#owner, LEASE_MS))) return;
+    const lease = leaseMs(this.#deps.pushTimeoutMs);
+    if (!(await streams.acquireLease(id, this.#owner, lease))) return;
     try {
       while (!this.#closed) {
         const stream = await streams.get(id);
@@ -110,7 +116,7 @@ export class PushDelivery {
         }
         await streams.remove(id, [entry.entryId]);
         if (stream.attempts > 0) await streams.delivered(id);
-        if (!(await streams.renewLease(id, this.#owner, LEASE_MS))) return;
+        if (!(await streams.renewLease(id, this.#owner, lease))) return;
       }
     } finally {
       await streams.releaseLease(id, this.#owner).catch(() => {});

@@ -23,6 +23,8 @@ export interface SharedSignalsOptions {
   store: RedisStore;
   introspector: Introspector;
   outbound: Outbound;
+  /** outbound.timeoutMs. */
+  pushTimeoutMs: number;
   jwks: { keys: JWK[] };
   registry: Registry;
   logger: Logger;
@@ -55,7 +57,7 @@ export function sharedSignals(options: SharedSignalsOptions): SharedSignals | un
   const metrics = new SsfMetrics(options.registry, () => streams.queueStats());
   const transmitter = new SsfTransmitter({ store, streams, issuer, config, metrics });
   const wake = new Wake(store.redis, store.keys.ssfWake(), logger);
-  const push = new PushDelivery({ streams, signer, cipher: store.cipher, outbound: options.outbound, config, metrics, logger });
+  const push = new PushDelivery({ streams, signer, cipher: store.cipher, outbound: options.outbound, config, pushTimeoutMs: options.pushTimeoutMs, metrics, logger });
   const janitor = new StreamJanitor(streams, config.inactivityTimeoutSeconds, logger);
   push.start(wake);
   janitor.start();

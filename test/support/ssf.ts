@@ -37,6 +37,8 @@ export function ssfFileConfig(ssf: Partial<LatchFileConfig['ssf']> = {}, base: L
   return parseFileConfig({
     ...base,
     ssf: { ...base.ssf, minVerificationIntervalSeconds: 0, ...ssf },
+    // Short pushes, so a push lease of a Latch stopped mid-push (3 × this) frees quickly.
+    outbound: { ...base.outbound, timeoutMs: 1000 },
     scopes: { ...base.scopes, 'ssf.manage': 'Manage event streams', 'ssf.read': 'Read event streams' },
     resourceServers: [...base.resourceServers, { audience: SSF_API, name: 'Shared Signals', scopes: ['ssf.manage', 'ssf.read'] }],
     clients: [
@@ -101,9 +103,9 @@ const jwksCache = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
  * `typ: secevent+jwt`, `iss` the issuer, `aud` the receiver, `jti` and `iat` present, no `exp` and
  * no `sub`, exactly one event in `events`, a `sub_id` with a `format`.
  */
-export async function verifySet(set: string, issuer: string, audience: string): Promise<VerifiedSet> {
-  let jwks = jwksCache.get(issuer);
-  if (!jwks) jwksCache.set(issuer, (jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`))));
+export async function verifySet(set: string, issuer: string, audience: string, jwksFrom = issuer): Promise<VerifiedSet> {
+  let jwks = jwksCache.get(jwksFrom);
+  if (!jwks) jwksCache.set(jwksFrom, (jwks = createRemoteJWKSet(new URL(`${jwksFrom}/jwks`))));
   const { payload, protectedHeader } = await jwtVerify(set, jwks, { issuer, audience, typ: 'secevent+jwt', algorithms: ['RS256'] });
   expect(decodeProtectedHeader(set).typ).toBe('secevent+jwt');
   expect(typeof payload.jti).toBe('string');
@@ -126,13 +128,13 @@ export async function poll(issuer: string, token: string, streamId: string, body
 }
 
 /** Polls until the stream is empty, acknowledging everything; returns every SET verified, in order. */
-export async function drain(issuer: string, token: string, streamId: string, audience: string): Promise<VerifiedSet[]> {
+export async function drain(issuer: string, token: string, streamId: string, audience: string, iss = issuer): Promise<VerifiedSet[]> {
   const all: VerifiedSet[] = [];
   let ack: string[] = [];
   for (let i = 0; i < 50; i++) {
     const { sets } = await poll(issuer, token, streamId, { ack, returnImmediately: true });
     ack = Object.keys(sets);
-    for (const set of Object.values(sets)) all.push(await verifySet(set, issuer, audience));
+    for (const set of Object.values(sets)) all.push(await verifySet(set, iss, audience, issuer));
     if (ack.length === 0) return all;
   }
   throw new Error('the stream did not drain');
@@ -204,6 +206,12 @@ export async function pushReceiver(): Promise<PushReceiver> {
     close: () => listening.close(),
   };
   return receiver;
+}
+
+/** Deletes every stream of the receiver (tests that must not see each other's streams). */
+export async function deleteStreams(issuer: string, token: string): Promise<void> {
+  const { json } = await ssfCall(issuer, 'GET', '/ssf/streams', token);
+  for (const { stream_id } of json as Array<{ stream_id: string }>) await ssfCall(issuer, 'DELETE', `/ssf/streams?stream_id=${stream_id}`, token);
 }
 
 /** Waits until `check` is true (polling every 20 ms), up to `ms`. */
