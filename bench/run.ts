@@ -11,13 +11,14 @@ import { profileScenario } from './scenarios/profile.js';
 import { resourceServerScenario } from './scenarios/resource-server.js';
 import { revocationScenario } from './scenarios/revocation.js';
 import { soakScenario } from './scenarios/soak.js';
+import { ssfScenario } from './scenarios/ssf.js';
 import { storageScenario } from './scenarios/storage.js';
 import { workersScenario } from './scenarios/workers.js';
 
 const USAGE = `npm run bench [-- options]
   --quick            short runs (5 s, 1 s warm-up), 100k instead of 1M stored tokens, a 30 s soak
-  --only=a,b         scenarios to run: introspection, resource-server, revocation, storage, soak,
-                     cluster, workers, profile
+  --only=a,b         scenarios to run: introspection, resource-server, revocation, ssf, storage,
+                     soak, cluster, workers, profile
   --workers=1,2      LATCH_WORKERS values the workers scenario runs Latch with (default 1,2)
   --duration=S       seconds per measured run (default 10)
   --warmup=S         seconds of discarded warm-up before each run (default 2)
@@ -32,6 +33,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> 
   introspection: introspectionScenario,
   'resource-server': resourceServerScenario,
   revocation: revocationScenario,
+  ssf: ssfScenario,
   storage: storageScenario,
   soak: soakScenario,
   cluster: clusterScenario,
@@ -79,7 +81,7 @@ async function main(): Promise<void> {
   const quick = values.quick!;
   const names = values.only
     ? values.only.split(',').map((s) => s.trim())
-    : ['introspection', 'resource-server', 'revocation', 'storage', 'cluster', 'workers', 'soak', ...(values.profile ? ['profile'] : [])];
+    : ['introspection', 'resource-server', 'revocation', 'ssf', 'storage', 'cluster', 'workers', 'soak', ...(values.profile ? ['profile'] : [])];
   for (const name of names) if (!SCENARIOS[name]) throw new Error(`unknown scenario "${name}"\n${USAGE}`);
 
   const settings = {
