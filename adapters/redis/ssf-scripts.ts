@@ -131,14 +131,16 @@ return counts
 `;
 
 /**
- * Queues one SET for one stream (verification, a transmitter notice), past the bound if need be:
- * these are answers to the receiver, at most one per `min_verification_interval`.
- * KEYS[1] the stream hash. ARGV: [1] jti, [2] claims JSON, [3] due zset, [4] wake channel, [5] now.
- * Returns 0 when the stream is gone.
+ * Queues one SET for one stream (a verification), past the queue bound if need be — it answers
+ * the receiver — but never past a hard limit (ARGV[6]: the bound plus some room), whatever
+ * `min_verification_interval` allows.
+ * KEYS[1] the stream hash. ARGV: [1] jti, [2] claims JSON, [3] due zset, [4] wake channel, [5] now,
+ * [6] the hard limit. Returns 1, 0 when the stream is gone, -1 when the queue is at the limit.
  */
 export const SSF_ENQUEUE_ONE = `
 local method = redis.call('HGET', KEYS[1], 'method')
 if not method then return 0 end
+if redis.call('XLEN', KEYS[1] .. ':q') >= tonumber(ARGV[6]) then return -1 end
 local id = string.match(KEYS[1], '[^:]+$')
 local entry = redis.call('XADD', KEYS[1] .. ':q', '*', 'j', ARGV[1], 'c', ARGV[2])
 if method == 'poll' then redis.call('HSET', KEYS[1] .. ':jti', ARGV[1], entry) end

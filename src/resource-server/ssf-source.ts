@@ -33,6 +33,9 @@ interface Transmitter {
 
 class Unavailable extends Error {}
 
+/** Event sources made by this process so far: a stream's description says which one it is. */
+let sources = 0;
+
 /**
  * A Shared Signals stream of Latch's, feeding the introspection cache. The process makes a stream
  * of its own (push or poll, every event type that can end a cached answer), deletes it on close(),
@@ -72,6 +75,7 @@ export class SsfEventSource {
   #pollUrl: string | undefined;
   /** Aborts whatever this source has in flight at Latch (a long poll) when it closes. */
   readonly #stopPolling = new AbortController();
+  readonly #ordinal = ++sources;
 
   constructor(options: ResolvedSsfOptions, issuer: string, cache: IntrospectionCache, logger: Logger, timeoutMs: number) {
     this.#options = options;
@@ -197,11 +201,17 @@ export class SsfEventSource {
     this.#setting ??= (async () => {
       const t = await this.#discover();
       const delivery = this.#options.delivery === 'push' ? { method: PUSH, endpoint_url: this.#options.endpointUrl, authorization_header: this.#pushSecret } : { method: POLL };
-      const { status, json } = await this.#call(t.configuration, 'POST', {
-        delivery,
-        events_requested: CACHE_EVENTS,
-        description: `latch/resource-server introspection cache (${hostname()} pid ${process.pid})`,
-      });
+      const description = `latch/resource-server introspection cache (${hostname()} pid ${process.pid} #${this.#ordinal})`;
+      // A stream of this very host, pid and ordinal is a previous life of this source (a container
+      // restarted under its name) that died without deleting it: it goes, rather than wait for
+      // its inactivity_timeout and hold a place under ssf.maxStreamsPerReceiver.
+      const listed = await this.#call(t.configuration, 'GET');
+      if (listed.status === 200 && Array.isArray(listed.json)) {
+        for (const old of listed.json as Array<{ stream_id?: unknown; description?: unknown }>) {
+          if (old.description === description && typeof old.stream_id === 'string') await this.#call(`${t.configuration}?stream_id=${encodeURIComponent(old.stream_id)}`, 'DELETE');
+        }
+      }
+      const { status, json } = await this.#call(t.configuration, 'POST', { delivery, events_requested: CACHE_EVENTS, description });
       const config = json as { stream_id?: unknown; iss?: unknown; delivery?: { endpoint_url?: unknown } } | undefined;
       if (status !== 201 || typeof config?.stream_id !== 'string') throw new Unavailable(`creating the stream answered ${status}`);
       if (config.iss !== this.#issuer) throw new Unavailable('the stream names another issuer');

@@ -155,7 +155,9 @@ export function managementHandlers(deps: ManagementDependencies) {
       if (!(await streams.claimVerification(stream.id, config.minVerificationIntervalSeconds * 1000))) {
         throw new TooSoon(config.minVerificationIntervalSeconds);
       }
-      await transmitter.verify(stream.id, request.state as string | undefined);
+      if ((await transmitter.verify(stream.id, request.state as string | undefined)) === 'full') {
+        throw new OAuthError(429, 'temporarily_unavailable', 'the stream\'s queue is full: fetch or acknowledge its events before asking for a verification');
+      }
       ctx.status = 204;
     },
   };

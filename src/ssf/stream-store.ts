@@ -225,11 +225,11 @@ export class StreamStore {
     return (await this.#store.run((redis) => redis.set(this.#keys.ssfVerifyGate(id), '1', 'PX', intervalMs, 'NX'))) === 'OK';
   }
 
-  /** Queues one SET for one stream (verification); false when the stream is gone. */
-  async enqueueOne(id: string, jti: string, claims: string): Promise<boolean> {
+  /** Queues one SET for one stream (verification): queued, the stream is gone, or its queue is at `limit`. */
+  async enqueueOne(id: string, jti: string, claims: string, limit: number): Promise<'queued' | 'gone' | 'full'> {
     const k = this.#keys;
-    const done = await this.#store.run((redis) => redis.latchSsfEnqueueOne(k.ssfStream(id), jti, claims, k.ssfDue(), k.ssfWake(), String(Date.now())));
-    return done === 1;
+    const done = await this.#store.run((redis) => redis.latchSsfEnqueueOne(k.ssfStream(id), jti, claims, k.ssfDue(), k.ssfWake(), String(Date.now()), String(limit)));
+    return done === 1 ? 'queued' : done === 0 ? 'gone' : 'full';
   }
 
   /** One Latch event to every stream that takes it (SSF_FANOUT). */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { RedisStore } from '../../adapters/redis/redis-store.js';
 import type { SsfConfig } from '../config/schema.js';
 import type { LatchEvent } from '../revocation/events.js';
-import { STREAM_UPDATED, VERIFICATION } from './event-types.js';
+import { VERIFICATION } from './event-types.js';
 import { signalsOf } from './signals.js';
 import type { SsfMetrics } from './ssf-metrics.js';
 import type { StreamStore } from './stream-store.js';
@@ -67,25 +67,20 @@ export class SsfTransmitter {
   /**
    * SSF §8.1.4.2: queues a verification event echoing `state`, behind every event already queued
    * on the stream (Latch delivers a stream in order: a receiver that gets it has everything that
-   * was published before it asked).
+   * was published before it asked). Past the queue bound by at most VERIFICATION_ROOM.
    */
-  async verify(streamId: string, state: string | undefined): Promise<boolean> {
+  async verify(streamId: string, state: string | undefined): Promise<'queued' | 'gone' | 'full'> {
     const claims = {
       iss: this.#issuer,
       iat: Math.floor(Date.now() / 1000),
       sub_id: opaque(streamId),
       events: { [VERIFICATION]: state === undefined ? {} : { state } },
     };
-    const queued = await this.#streams.enqueueOne(streamId, randomBytes(16).toString('base64url'), JSON.stringify(claims));
-    if (queued) this.#metrics.enqueued.inc({ event: eventLabel(VERIFICATION) });
+    const queued = await this.#streams.enqueueOne(streamId, randomBytes(16).toString('base64url'), JSON.stringify(claims), this.#config.maxQueue + VERIFICATION_ROOM);
+    if (queued === 'queued') this.#metrics.enqueued.inc({ event: eventLabel(VERIFICATION) });
     return queued;
   }
-
-  /** SSF §8.1.5: a stream-updated event, when Latch itself changes a stream's status. */
-  async announceStatus(streamId: string, status: string, reason: string): Promise<void> {
-    const claims = { iss: this.#issuer, iat: Math.floor(Date.now() / 1000), sub_id: opaque(streamId), events: { [STREAM_UPDATED]: { status, reason } } };
-    if (await this.#streams.enqueueOne(streamId, randomBytes(16).toString('base64url'), JSON.stringify(claims))) {
-      this.#metrics.enqueued.inc({ event: eventLabel(STREAM_UPDATED) });
-    }
-  }
 }
+
+/** Verifications a full queue may still take (one per min_verification_interval): then 429. */
+const VERIFICATION_ROOM = 16;

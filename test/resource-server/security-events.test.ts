@@ -105,6 +105,27 @@ describe('the securityEvents endpoint', () => {
     expect((await fetch(`${koa.http.url}/me`)).status).toBe(401);
   });
 
+  it('deletes a stream a previous life of this source left behind (same host, pid and ordinal), and no other', async () => {
+    const { postForm } = await import('../support/oauth.js');
+    const { ssfCall } = await import('../support/ssf.js');
+    const { json } = await postForm(`${latch.url}/token`, { grant_type: 'client_credentials', resource: SSF_API, scope: 'ssf.manage' }, ['orders-api', RS_SECRETS.ordersApi]);
+    const token = json!.access_token as string;
+    const streams = async () => (await ssfCall(latch.url, 'GET', '/ssf/streams', token)).json as Array<{ stream_id: string; description: string }>;
+    const ordinal = Math.max(...(await streams()).map((s) => Number(/#(\d+)\)$/.exec(s.description)?.[1] ?? 0)));
+    const [host] = (await streams())[0]!.description.match(/\(.* pid \d+/)!;
+    const leftBehind = (await ssfCall(latch.url, 'POST', '/ssf/streams', token, { description: `latch/resource-server introspection cache ${host} #${ordinal + 1})` })).json as { stream_id: string };
+    const unrelated = (await ssfCall(latch.url, 'POST', '/ssf/streams', token, { description: `latch/resource-server introspection cache ${host} #${ordinal + 50})` })).json as { stream_id: string };
+    const next = new ResourceServer({ ...base, issuer: latch.url, cache: { maxTtlSeconds: 60, revocationEvents: { ssf: { delivery: 'poll', heartbeatMs: 300, maxLagMs: 2000 } } }, logger: { warn: () => {} } });
+    try {
+      await next.ready();
+      const ids = (await streams()).map((s) => s.stream_id);
+      expect(ids).not.toContain(leftBehind.stream_id);
+      expect(ids).toContain(unrelated.stream_id);
+    } finally {
+      await next.close();
+    }
+  });
+
   it('Latch\'s pushes are accepted: the stream is verified through the endpoint (the cache is live)', async () => {
     expect(koa.rs.cache!.live).toBe(true);
     expect(express.rs.cache!.live).toBe(true);

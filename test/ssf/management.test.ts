@@ -1,7 +1,7 @@
 import { adminToken } from '../support/admin.js';
 import { startLatch, type TestLatch } from '../support/latch-server.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
-import { ALL_EVENTS, CAEP, createStream, drain, POLL, poll, PUSH, receiverToken, RISC, SSF_EVENT, ssfCall, ssfFileConfig, verifySet } from '../support/ssf.js';
+import { ALL_EVENTS, CAEP, createStream, drain, POLL, poll, PUSH, receiverToken, RISC, SSF_EVENT, ssfCall, ssfFileConfig, until, verifySet } from '../support/ssf.js';
 import { testFileConfig } from '../support/test-config.js';
 
 /**
@@ -305,5 +305,26 @@ describe('polling (RFC 8936)', () => {
     const push = await createStream(latch.url, siem, { delivery: { method: PUSH, endpoint_url: 'http://127.0.0.1:9/x' } });
     const refused = await ssfCall(latch.url, 'POST', `/ssf/poll/${push.stream_id}`, siem, {});
     expect(refused).toMatchObject({ status: 400, json: { error: 'invalid_request', error_description: 'this stream uses push delivery (RFC 8935): nothing to poll' } });
+  });
+});
+
+describe('when Redis is unreachable', () => {
+  it('answers 503 temporarily_unavailable, never a stream list or a 500, and serves again once it is back', async () => {
+    const stream = await pollStream();
+    await redis.stop();
+    try {
+      for (const [method, path, body] of [
+        ['GET', '/ssf/streams', undefined],
+        ['POST', '/ssf/streams', {}],
+        ['POST', `/ssf/poll/${stream.stream_id}`, { returnImmediately: true }],
+      ] as const) {
+        const { status, json } = await ssfCall(latch.url, method, path, siem, body);
+        expect({ path, status, error: (json as { error?: string }).error }).toEqual({ path, status: 503, error: 'temporarily_unavailable' });
+      }
+    } finally {
+      await redis.start();
+    }
+    // This test Redis keeps nothing across a restart: a new token, and an empty list of streams.
+    await until(async () => (await receiverToken(latch.url).then((t) => ssfCall(latch.url, 'GET', '/ssf/streams', t), () => ({ status: 0 }))).status === 200, 10_000, 'serving again');
   });
 });

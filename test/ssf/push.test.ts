@@ -220,6 +220,26 @@ describe('the queue bound', () => {
   });
 });
 
+describe('verification on a full queue', () => {
+  it('is queued past the bound for a while (it answers the receiver), then refused with 429', async () => {
+    const own = await startRedis();
+    const bounded = await startLatch(own.url, { file: { ...latch.config.file, ssf: { ...latch.config.file.ssf, maxQueue: 2 } } });
+    try {
+      const token = await receiverToken(bounded.url);
+      const { stream_id } = await createStream(bounded.url, token, { events_requested: [`${RISC}account-enabled`] });
+      for (const reason of ['1', '2']) await publish(reason, bounded);
+      const statuses: number[] = [];
+      for (let i = 0; i < 17; i++) statuses.push((await ssfCall(bounded.url, 'POST', '/ssf/verify', token, { stream_id })).status);
+      expect(statuses).toEqual([...Array(16).fill(204), 429]);
+      const refused = await ssfCall(bounded.url, 'POST', '/ssf/verify', token, { stream_id });
+      expect(refused.json).toEqual({ error: 'temporarily_unavailable', error_description: "the stream's queue is full: fetch or acknowledge its events before asking for a verification" });
+    } finally {
+      await bounded.close();
+      await own.close();
+    }
+  });
+});
+
 describe('metrics', () => {
   it('counts SETs delivered by method and shows the queue depth on the operations listener', async () => {
     const before = await metric(latch, 'latch_ssf_delivered_total{method="push"}');
