@@ -93,6 +93,8 @@ async function serve(config: LatchConfig, redis: RedisClient, logger: Logger, on
     logger.info({ signal }, 'shutting down');
     ops?.close();
     ops?.closeAllConnections();
+    // Shared Signals long polls answer now (no SETs) rather than hold the drain for their wait bound.
+    latch.ssf?.close();
     stop()
       .then(() => redis.quit())
       .catch(() => {})
