@@ -93,6 +93,8 @@ export async function startLatch(redisUrl: RedisTarget | string, options: StartO
       await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     },
     async close() {
+      // As main.ts does at shutdown: long polls answered, delivery stopped, the wake-up connection closed.
+      latch.ssf?.close();
       if (server.listening) await stop();
       ops.closeAllConnections();
       await new Promise<void>((resolve) => ops.close(() => resolve()));
