@@ -1,16 +1,14 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { hostname } from 'node:os';
-import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
-import { clientAuthentication, type ClientCredentials } from './client-auth.js';
-import { HttpClient, type HttpResult } from './http-client.js';
+import { HttpClient } from './http-client.js';
 import type { IntrospectionCache } from './introspection-cache.js';
 import type { Logger } from './logger.js';
 import type { ResolvedSsfOptions } from './options.js';
 import { CACHE_EVENTS, SetError, verifySecurityEvent, type SecurityEventMeaning } from './security-event.js';
+import { TransmitterClient, Unavailable } from './transmitter-client.js';
 
 const PUSH = 'urn:ietf:rfc:8935';
 const POLL = 'urn:ietf:rfc:8936';
-const AUDIENCE = 'urn:latch:ssf';
 /** Push bodies are one SET; Latch's are a few kB. */
 export const MAX_PUSH_BYTES = 64 * 1024;
 const SEEN_JTIS = 10_000;
@@ -22,16 +20,6 @@ export interface PushAnswer {
   body: string;
 }
 
-interface Transmitter {
-  issuer: string;
-  configuration: string;
-  status: string;
-  verification: string;
-  token: string;
-  keys: JWTVerifyGetKey;
-}
-
-class Unavailable extends Error {}
 
 /** Event sources made by this process so far: a stream's description says which one it is. */
 let sources = 0;
@@ -50,19 +38,18 @@ let sources = 0;
  * cache is emptied and bypassed: every request is introspected.
  */
 export class SsfEventSource {
+  /** Aborts whatever this source has in flight at Latch (a long poll) when it closes. */
+  readonly #stopPolling = new AbortController();
   readonly #options: ResolvedSsfOptions;
   readonly #issuer: string;
   readonly #cache: IntrospectionCache;
   readonly #logger: Logger;
-  readonly #http: HttpClient;
+  readonly #latch: TransmitterClient;
   readonly #pollHttp: HttpClient | undefined;
-  readonly #credentials: (audience: string) => Promise<ClientCredentials>;
   /** The `authorization_header` Latch sends with each push: a secret of this process only. */
   readonly #pushSecret = `Bearer ${randomBytes(32).toString('base64url')}`;
   readonly #seen = new Set<string>();
   readonly #pending = new Map<string, number>();
-  #transmitter: Promise<Transmitter> | undefined;
-  #token: { value: string; until: number } | undefined;
   #streamId: string | undefined;
   #status = 'unknown';
   #confirmedAt: number | undefined;
@@ -73,8 +60,6 @@ export class SsfEventSource {
   #markReady!: () => void;
   #setting: Promise<void> | undefined;
   #pollUrl: string | undefined;
-  /** Aborts whatever this source has in flight at Latch (a long poll) when it closes. */
-  readonly #stopPolling = new AbortController();
   readonly #ordinal = ++sources;
 
   constructor(options: ResolvedSsfOptions, issuer: string, cache: IntrospectionCache, logger: Logger, timeoutMs: number) {
@@ -82,9 +67,8 @@ export class SsfEventSource {
     this.#issuer = issuer;
     this.#cache = cache;
     this.#logger = logger;
-    this.#http = new HttpClient(timeoutMs, 4);
+    this.#latch = new TransmitterClient(issuer, options.client, timeoutMs, this.#stopPolling.signal);
     this.#pollHttp = options.delivery === 'poll' ? new HttpClient(options.pollTimeoutMs, 1) : undefined;
-    this.#credentials = clientAuthentication(options.client);
     this.#ready = new Promise((resolve) => (this.#markReady = resolve));
     this.#heartbeat = setInterval(() => void this.#beat(), options.heartbeatMs);
     this.#heartbeat.unref();
@@ -134,84 +118,23 @@ export class SsfEventSource {
 
   // ---- talking to Latch --------------------------------------------------------------------
 
-  #discover(): Promise<Transmitter> {
-    this.#transmitter ??= (async () => {
-      const [ssf, oidc] = await Promise.all([
-        this.#http.send(`${this.#issuer}/.well-known/ssf-configuration`, { method: 'GET', headers: {} }),
-        this.#http.send(`${this.#issuer}/.well-known/openid-configuration`, { method: 'GET', headers: {} }),
-      ]);
-      const meta = ssf.json as Record<string, unknown> | undefined;
-      const oauth = oidc.json as Record<string, unknown> | undefined;
-      if (ssf.status !== 200 || !meta || oidc.status !== 200 || !oauth) throw new Unavailable(`discovery answered ${ssf.status} / ${oidc.status}`);
-      // SSF §7.2.3: the metadata's issuer is the one asked.
-      if (meta.issuer !== this.#issuer || oauth.issuer !== this.#issuer) throw new Unavailable('discovery names another issuer');
-      const need = ['configuration_endpoint', 'status_endpoint', 'verification_endpoint', 'jwks_uri'] as const;
-      for (const field of need) if (typeof meta[field] !== 'string') throw new Unavailable(`the transmitter metadata has no ${field}`);
-      if (typeof oauth.token_endpoint !== 'string') throw new Unavailable('discovery has no token_endpoint');
-      return {
-        issuer: this.#issuer,
-        configuration: meta.configuration_endpoint as string,
-        status: meta.status_endpoint as string,
-        verification: meta.verification_endpoint as string,
-        token: oauth.token_endpoint,
-        keys: createRemoteJWKSet(new URL(meta.jwks_uri as string)),
-      };
-    })().catch((err: unknown) => {
-      this.#transmitter = undefined;
-      throw err;
-    });
-    return this.#transmitter;
-  }
-
-  /** A client-credentials token for `urn:latch:ssf` (RFC 6749 §4.4), kept until shortly before it expires. */
-  async #accessToken(t: Transmitter): Promise<string> {
-    if (this.#token && this.#token.until > Date.now()) return this.#token.value;
-    const credentials = await this.#credentials(this.#issuer);
-    const form = new URLSearchParams({ grant_type: 'client_credentials', scope: 'ssf.manage', resource: AUDIENCE, ...credentials.form });
-    const { status, json } = await this.#http.send(t.token, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...credentials.headers }, body: form.toString() });
-    const answer = json as { access_token?: unknown; expires_in?: unknown } | undefined;
-    if (status !== 200 || typeof answer?.access_token !== 'string') {
-      throw new Unavailable(`token endpoint answered ${status}${typeof (json as { error?: unknown })?.error === 'string' ? ` ${(json as { error: string }).error}` : ''}`);
-    }
-    const lifetime = typeof answer.expires_in === 'number' ? answer.expires_in : 60;
-    this.#token = { value: answer.access_token, until: Date.now() + Math.max(lifetime - 30, lifetime / 2) * 1000 };
-    return this.#token.value;
-  }
-
-  /** A call of the management API with this process's token (a 401 drops the token, once). */
-  async #call(url: string, method: 'GET' | 'POST' | 'DELETE', body?: unknown, http = this.#http, retried = false): Promise<HttpResult> {
-    const t = await this.#discover();
-    const token = await this.#accessToken(t);
-    const result = await http.send(url, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: this.#stopPolling.signal,
-    });
-    if (result.status === 401 && !retried) {
-      this.#token = undefined;
-      return this.#call(url, method, body, http, true);
-    }
-    return result;
-  }
-
   /** Creates this process's stream (SSF §8.1.1.1), once at a time. */
   async #ensureStream(): Promise<string> {
     if (this.#streamId) return this.#streamId;
     this.#setting ??= (async () => {
-      const t = await this.#discover();
+      const t = await this.#latch.discover();
       const delivery = this.#options.delivery === 'push' ? { method: PUSH, endpoint_url: this.#options.endpointUrl, authorization_header: this.#pushSecret } : { method: POLL };
       const description = `latch/resource-server introspection cache (${hostname()} pid ${process.pid} #${this.#ordinal})`;
       // A stream of this very host, pid and ordinal is a previous life of this source (a container
       // restarted under its name) that died without deleting it: it goes, rather than wait for
       // its inactivity_timeout and hold a place under ssf.maxStreamsPerReceiver.
-      const listed = await this.#call(t.configuration, 'GET');
+      const listed = await this.#latch.call(t.configuration, 'GET');
       if (listed.status === 200 && Array.isArray(listed.json)) {
         for (const old of listed.json as Array<{ stream_id?: unknown; description?: unknown }>) {
-          if (old.description === description && typeof old.stream_id === 'string') await this.#call(`${t.configuration}?stream_id=${encodeURIComponent(old.stream_id)}`, 'DELETE');
+          if (old.description === description && typeof old.stream_id === 'string') await this.#latch.call(`${t.configuration}?stream_id=${encodeURIComponent(old.stream_id)}`, 'DELETE');
         }
       }
-      const { status, json } = await this.#call(t.configuration, 'POST', { delivery, events_requested: CACHE_EVENTS, description });
+      const { status, json } = await this.#latch.call(t.configuration, 'POST', { delivery, events_requested: CACHE_EVENTS, description });
       const config = json as { stream_id?: unknown; iss?: unknown; delivery?: { endpoint_url?: unknown } } | undefined;
       if (status !== 201 || typeof config?.stream_id !== 'string') throw new Unavailable(`creating the stream answered ${status}`);
       if (config.iss !== this.#issuer) throw new Unavailable('the stream names another issuer');
@@ -225,14 +148,14 @@ export class SsfEventSource {
 
   /** Re-reads the status; a stream that is not enabled (Latch disabled it for lag) is enabled again. */
   async #checkStatus(): Promise<void> {
-    const t = await this.#discover();
+    const t = await this.#latch.discover();
     const id = await this.#ensureStream();
-    const { status, json } = await this.#call(`${t.status}?stream_id=${encodeURIComponent(id)}`, 'GET');
+    const { status, json } = await this.#latch.call(`${t.status}?stream_id=${encodeURIComponent(id)}`, 'GET');
     if (status === 404) return this.#lost();
     const current = (json as { status?: unknown } | undefined)?.status;
     if (status !== 200 || typeof current !== 'string') throw new Unavailable(`reading the stream status answered ${status}`);
     if (current !== 'enabled') {
-      const enabled = await this.#call(t.status, 'POST', { stream_id: id, status: 'enabled', reason: 'latch/resource-server: starting again from an empty cache' });
+      const enabled = await this.#latch.call(t.status, 'POST', { stream_id: id, status: 'enabled', reason: 'latch/resource-server: starting again from an empty cache' });
       if (enabled.status !== 200) throw new Unavailable(`enabling the stream answered ${enabled.status}`);
     }
     this.#status = 'enabled';
@@ -249,7 +172,7 @@ export class SsfEventSource {
   async #beat(): Promise<void> {
     if (this.#closed) return;
     try {
-      const t = await this.#discover();
+      const t = await this.#latch.discover();
       const id = await this.#ensureStream();
       if (this.#status !== 'enabled') await this.#checkStatus();
       const state = randomBytes(16).toString('base64url');
@@ -257,7 +180,7 @@ export class SsfEventSource {
       this.#pending.set(state, asked);
       // Only the latest few may still come back (a verification lost on the way never does).
       for (const old of [...this.#pending.keys()].slice(0, -5)) this.#pending.delete(old);
-      const { status } = await this.#call(t.verification, 'POST', { stream_id: id, state });
+      const { status } = await this.#latch.call(t.verification, 'POST', { stream_id: id, state });
       if (status === 404) return this.#lost();
       // 429: Latch's min_verification_interval; the previous one still counts until maxLagMs.
       if (status !== 204 && status !== 200 && status !== 429) throw new Unavailable(`verification request answered ${status}`);
@@ -298,7 +221,7 @@ export class SsfEventSource {
 
   /** Verifies a SET and applies it once (a jti seen before is acknowledged and not applied again). */
   async #receive(token: string): Promise<void> {
-    const t = await this.#discover().catch(() => {
+    const t = await this.#latch.discover().catch(() => {
       throw new SetError('invalid_key', 'the issuer\'s keys cannot be fetched right now');
     });
     const { jti, meaning } = await verifySecurityEvent(token, t.keys, this.#issuer, this.#options.client.clientId);
@@ -340,7 +263,7 @@ export class SsfEventSource {
     while (!this.#closed) {
       try {
         await this.#ensureStream();
-        const { status, json } = await this.#call(this.#pollUrl!, 'POST', { ack, setErrs, maxEvents: 100, returnImmediately: false }, this.#pollHttp);
+        const { status, json } = await this.#latch.call(this.#pollUrl!, 'POST', { ack, setErrs, maxEvents: 100, returnImmediately: false }, this.#pollHttp);
         if (status === 404) {
           this.#lost();
           throw new Unavailable('the stream is gone');
@@ -354,7 +277,7 @@ export class SsfEventSource {
         const verified: SecurityEventMeaning[] = [];
         for (const [jti, token] of Object.entries(sets as Record<string, unknown>)) {
           try {
-            const t = await this.#discover();
+            const t = await this.#latch.discover();
             const set = await verifySecurityEvent(String(token), t.keys, this.#issuer, this.#options.client.clientId);
             ack.push(jti);
             if (this.#seen.has(set.jti)) continue;
@@ -383,12 +306,7 @@ export class SsfEventSource {
     clearInterval(this.#heartbeat);
     clearTimeout(this.#lapse);
     this.#stopPolling.abort();
-    const id = this.#streamId;
-    const t = await this.#transmitter?.catch(() => undefined);
-    if (id && t) {
-      const token = await this.#accessToken(t).catch(() => undefined);
-      if (token) await this.#http.send(`${t.configuration}?stream_id=${encodeURIComponent(id)}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
-    }
-    await Promise.all([this.#http.close(), this.#pollHttp?.close()]);
+    if (this.#streamId) await this.#latch.deleteStream(this.#streamId).catch(() => undefined);
+    await Promise.all([this.#latch.close(), this.#pollHttp?.close()]);
   }
 }

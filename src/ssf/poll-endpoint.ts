@@ -6,7 +6,7 @@ import type { Logger } from '../log/logger.js';
 import type { Receiver } from './receiver-auth.js';
 import type { SetSigner } from './set-signer.js';
 import type { SsfMetrics } from './ssf-metrics.js';
-import type { StreamRecord, StreamStore } from './stream-store.js';
+import { transmits, type StreamRecord, type StreamStore } from './stream-store.js';
 import type { Wake } from './wake.js';
 
 export interface PollDependencies {
@@ -44,9 +44,6 @@ function pollRequest(raw: unknown): PollRequest {
   if (typeof immediately !== 'boolean') throw new InvalidRequest('returnImmediately: must be a boolean');
   return { ack: ack as string[], setErrs: setErrs as PollRequest['setErrs'], maxEvents: max as number | undefined, returnImmediately: immediately };
 }
-
-/** Whether a stream's queue may be handed out: enabled, or draining what it held before Latch disabled it for lag. */
-export const transmits = (stream: StreamRecord) => stream.status === 'enabled' || (stream.status === 'disabled' && stream.lagged);
 
 /**
  * RFC 8936 poll-based delivery of one stream: acknowledgements first (§2.3: they and `setErrs`

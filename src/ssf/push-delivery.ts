@@ -5,10 +5,9 @@ import type { Logger } from '../log/logger.js';
 import { WarningThrottle } from '../log/warning-throttle.js';
 import { OutboundError } from '../outbound/outbound-error.js';
 import { originOf, type Outbound } from '../outbound/outbound.js';
-import { transmits } from './poll-endpoint.js';
 import type { SetSigner } from './set-signer.js';
 import type { SsfMetrics } from './ssf-metrics.js';
-import type { QueuedSet, StreamRecord, StreamStore } from './stream-store.js';
+import { transmits, type QueuedSet, type StreamRecord, type StreamStore } from './stream-store.js';
 import type { Wake } from './wake.js';
 
 export interface PushDependencies {

@@ -42,6 +42,12 @@ export interface StreamRecord {
   attempts: number;
 }
 
+/**
+ * Whether a stream's queue may be handed out (SSF §8.1.2): enabled, or draining what it held
+ * before Latch disabled it for lag (its stream-updated notice last). Paused and disabled hold.
+ */
+export const transmits = (stream: StreamRecord) => stream.status === 'enabled' || (stream.status === 'disabled' && stream.lagged);
+
 export interface QueuedSet {
   entryId: string;
   jti: string;

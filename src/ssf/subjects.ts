@@ -26,7 +26,7 @@ const SIMPLE_FORMATS: Record<string, readonly string[]> = {
   saml_assertion_id: ['issuer', 'assertion_id'],
 };
 
-/** SSF §3.3 complex subject members (others may appear; they match like any field). */
+/** Longest member value of a listed subject identifier. */
 const MAX_MEMBER = 512;
 
 /**
