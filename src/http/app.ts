@@ -122,7 +122,7 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   if (ssf) {
     // Every event published becomes SETs on the streams that take them, in the same request.
     events.addSink((event) => ssf.publish(event));
-    redis.once('end', () => ssf.close());
+    redis.once('end', () => void ssf.close());
   }
 
   // Where a form post on Latch's pages may end up: the clients' callbacks (consent) and their

@@ -59,7 +59,7 @@ export function retryDelay(attempt: number, config: Pick<SsfConfig, 'retryBaseMs
 export class PushDelivery {
   readonly #deps: PushDependencies;
   readonly #owner = randomBytes(12).toString('base64url');
-  readonly #running = new Set<string>();
+  readonly #running = new Map<string, Promise<void>>();
   readonly #warnings: WarningThrottle;
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
@@ -79,10 +79,10 @@ export class PushDelivery {
   /** Delivers `streamId` now if no process is at it (a wake-up, a status change). */
   kick(streamId: string): void {
     if (this.#closed || this.#running.has(streamId)) return;
-    this.#running.add(streamId);
-    this.#deliver(streamId)
+    const running = this.#deliver(streamId)
       .catch((err: Error) => this.#warnings.warn({ err: err.message }, 'shared signals: push delivery stopped (retried by the next sweep)'))
       .finally(() => this.#running.delete(streamId));
+    this.#running.set(streamId, running);
   }
 
   async #sweep(): Promise<void> {
@@ -148,9 +148,14 @@ export class PushDelivery {
     return outcome;
   }
 
-  close(): void {
+  /**
+   * Starts no more pushes; resolves when the pushes under way have finished (each is bounded by
+   * outbound.timeoutMs), so a graceful stop does not leave a SET half sent, to be sent again.
+   */
+  async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#sweeper);
+    await Promise.allSettled([...this.#running.values()]);
   }
 }
 

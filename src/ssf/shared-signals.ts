@@ -40,8 +40,11 @@ export interface SharedSignals {
   streams: StreamStore;
   transmitter: SsfTransmitter;
   janitor: StreamJanitor;
-  /** Stops delivery, answers waiting polls, closes the wake-up subscription. */
-  close(): void;
+  /**
+   * Answers waiting polls, stops delivery and closes the wake-up subscription; resolves once the
+   * pushes under way have finished.
+   */
+  close(): Promise<void>;
 }
 
 /**
@@ -76,9 +79,9 @@ export function sharedSignals(options: SharedSignalsOptions): SharedSignals | un
     transmitter,
     janitor,
     close() {
-      push.close();
       janitor.close();
       wake.close();
+      return push.close();
     },
   };
 }

@@ -94,8 +94,9 @@ export async function startLatch(redisUrl: RedisTarget | string, options: StartO
     },
     async close() {
       // As main.ts does at shutdown: long polls answered, delivery stopped, the wake-up connection closed.
-      latch.ssf?.close();
+      const signalsStopped = latch.ssf?.close();
       if (server.listening) await stop();
+      await signalsStopped;
       ops.closeAllConnections();
       await new Promise<void>((resolve) => ops.close(() => resolve()));
       redis.disconnect();
