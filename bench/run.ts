@@ -12,14 +12,15 @@ import { profileScenario } from './scenarios/profile.js';
 import { resourceServerScenario } from './scenarios/resource-server.js';
 import { revocationScenario } from './scenarios/revocation.js';
 import { soakScenario } from './scenarios/soak.js';
+import { ssfScenario } from './scenarios/ssf.js';
 import { storageScenario } from './scenarios/storage.js';
 import { tokenExchangeScenario } from './scenarios/token-exchange.js';
 import { workersScenario } from './scenarios/workers.js';
 
 const USAGE = `npm run bench [-- options]
   --quick            short runs (5 s, 1 s warm-up), 100k instead of 1M stored tokens, a 30 s soak
-  --only=a,b         scenarios to run: introspection, resource-server, dpop, revocation, storage,
-                     soak, cluster, workers, token-exchange, profile
+  --only=a,b         scenarios to run: introspection, resource-server, dpop, revocation, ssf,
+                     storage, soak, cluster, workers, token-exchange, profile
   --workers=1,2      LATCH_WORKERS values the workers scenario runs Latch with (default 1,2)
   --duration=S       seconds per measured run (default 10)
   --warmup=S         seconds of discarded warm-up before each run (default 2)
@@ -35,6 +36,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> 
   'resource-server': resourceServerScenario,
   dpop: dpopScenario,
   revocation: revocationScenario,
+  ssf: ssfScenario,
   storage: storageScenario,
   soak: soakScenario,
   cluster: clusterScenario,
@@ -83,7 +85,7 @@ async function main(): Promise<void> {
   const quick = values.quick!;
   const names = values.only
     ? values.only.split(',').map((s) => s.trim())
-    : ['introspection', 'resource-server', 'revocation', 'storage', 'cluster', 'workers', 'token-exchange', 'soak', ...(values.profile ? ['profile'] : [])];
+    : ['introspection', 'resource-server', 'revocation', 'ssf', 'storage', 'cluster', 'workers', 'token-exchange', 'soak', ...(values.profile ? ['profile'] : [])];
   for (const name of names) if (!SCENARIOS[name]) throw new Error(`unknown scenario "${name}"\n${USAGE}`);
 
   const settings = {

@@ -96,7 +96,11 @@ async function serve(config: LatchConfig, redis: RedisClient, logger: Logger, on
     logger.info({ signal }, 'shutting down');
     ops?.close();
     ops?.closeAllConnections();
+    // Shared Signals long polls answer now (no SETs) rather than hold the drain for their wait
+    // bound; pushes under way finish before Redis closes.
+    const signalsStopped = latch.ssf?.close();
     stop()
+      .then(() => signalsStopped)
       .then(() => redis.quit())
       .catch(() => {})
       .then(onStopped)

@@ -234,6 +234,79 @@ export class RedisKeys {
     return `${this.prefix}accounts:by-email`;
   }
 
+  /**
+   * Shared Signals (src/ssf/, docs/shared-signals.md). Every SSF key carries the hash tag `{ssf}`:
+   * one slot, so publishing an event to every stream is one script on a Redis Cluster too.
+   * The set of every stream id.
+   */
+  ssfStreams(): string {
+    return `${this.prefix}{ssf}:streams`;
+  }
+
+  /**
+   * What the fan-out script prepends to a stream id: `<prefix>{ssf}:s:<id>` is the stream's hash,
+   * `:subjects` / `:csubjects` its listed simple / complex subjects, `:q` its queue, `:jti` its
+   * jti → queue entry index (poll acknowledgements).
+   */
+  ssfStreamPrefix(): string {
+    return `${this.prefix}{ssf}:s:`;
+  }
+
+  ssfStream(streamId: string): string {
+    return `${this.ssfStreamPrefix()}${streamId}`;
+  }
+
+  ssfSubjects(streamId: string): string {
+    return `${this.ssfStream(streamId)}:subjects`;
+  }
+
+  ssfComplexSubjects(streamId: string): string {
+    return `${this.ssfStream(streamId)}:csubjects`;
+  }
+
+  ssfQueue(streamId: string): string {
+    return `${this.ssfStream(streamId)}:q`;
+  }
+
+  ssfJtis(streamId: string): string {
+    return `${this.ssfStream(streamId)}:jti`;
+  }
+
+  /** Present while a stream's last verification request is younger than `min_verification_interval` (PX). */
+  ssfVerifyGate(streamId: string): string {
+    return `${this.ssfStream(streamId)}:verify`;
+  }
+
+  /** Set of the stream ids of one receiver (a client id, hashed like every identifier). */
+  ssfReceiver(clientId: string): string {
+    return `${this.prefix}{ssf}:r:${this.hash('ssf-receiver', clientId)}`;
+  }
+
+  /** Sorted set of push streams with events to deliver, scored by when to try next (ms). */
+  ssfDue(): string {
+    return `${this.prefix}{ssf}:due`;
+  }
+
+  /** Sorted set of every stream, scored by its receiver's last activity (ms): inactivity_timeout. */
+  ssfActive(): string {
+    return `${this.prefix}{ssf}:active`;
+  }
+
+  /** The process delivering a push stream right now (random owner token, PX-bounded). */
+  ssfLease(streamId: string): string {
+    return `${this.prefix}{ssf}:lease:${streamId}`;
+  }
+
+  /** Who runs the inactivity sweep right now (one process at a time across instances). */
+  ssfSweepLock(): string {
+    return `${this.prefix}{ssf}:sweep`;
+  }
+
+  /** Pub/sub channel: space-separated ids of streams that just got events (wakes pollers and pushers). */
+  ssfWake(): string {
+    return `${this.prefix}{ssf}:wake`;
+  }
+
   /** Username → account id. Usernames are looked up case-insensitively. */
   username(username: string): string {
     return `${this.prefix}user:{${this.hash('user', username.toLowerCase())}}`;

@@ -106,6 +106,9 @@ export function adminRoutes(deps: AdminDependencies) {
         const { reason } = validate(reasonBody, await readJson(ctx));
         const found = await account(username!);
         const result = await revocations.revokeAccount(found.sub, { actor: caller.clientId, reason });
+        // Published before the record goes, while its email is still there for receivers that
+        // follow the user by email (docs/events.md `account_purged`).
+        await revocations.events.publish({ type: 'security', kind: 'account_purged', sub: found.sub, actor: caller.clientId, reason });
         await accounts.delete(found);
         return written(caller, 'delete-account', `account:${found.username}`, reason, result);
       },
@@ -154,7 +157,7 @@ export function adminRoutes(deps: AdminDependencies) {
       handler: async function enableAccount(ctx, [username], caller) {
         const { reason } = validate(reasonBody, await readJson(ctx));
         const { sub, username: name } = await account(username!);
-        await revocations.enableAccount(sub);
+        await revocations.enableAccount(sub, { actor: caller.clientId, reason });
         return written(caller, 'enable-account', `account:${name}`, reason, undefined);
       },
     },

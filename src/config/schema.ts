@@ -159,6 +159,21 @@ export const passwordsSchema = z
   })
   .default({ minLength: 8, maxLength: 256, resetLinkTTL: 3600 });
 
+/**
+ * Requests Latch sends to URLs registered with it (src/outbound/: back-channel logout, Shared
+ * Signals push). docs/config.md#outbound.
+ */
+export const outboundSchema = z.strictObject({
+  /**
+   * Whether any registered URL may reach loopback, private, link-local and other special-use
+   * addresses. Unset: true in development, false in production. URLs written in this config file
+   * are the operator's own and may always.
+   */
+  allowPrivateNetworks: z.boolean().optional(),
+  /** Bound on one request: connect, headers and body (ms). */
+  timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+});
+
 /** Requests per window for one key; 0 turns that limit off. */
 const perWindow = z.number().int().nonnegative();
 
@@ -205,12 +220,48 @@ export const rateLimitsSchema = z
     }
   });
 
+/** Shared Signals transmitter (docs/shared-signals.md): streams, their queues and delivery. */
+export const SSF_DEFAULTS = {
+  defaultSubjects: 'ALL',
+  maxQueue: 10_000,
+  maxStreamsPerReceiver: 100,
+  minVerificationIntervalSeconds: 5,
+  inactivityTimeoutSeconds: 86_400,
+  pollWaitSeconds: 20,
+  pollMaxEvents: 100,
+  retryBaseMs: 1000,
+  retryMaxMs: 300_000,
+} as const;
+
+export const ssfSchema = z.strictObject({
+  /** Subjects of a new stream (SSF §7.1 `default_subjects`): ALL until removed, or NONE until added. */
+  defaultSubjects: z.enum(['ALL', 'NONE']).default(SSF_DEFAULTS.defaultSubjects),
+  /** Events one stream holds for its receiver; past it the stream is disabled, never silently trimmed. */
+  maxQueue: z.number().int().min(1).max(1_000_000).default(SSF_DEFAULTS.maxQueue),
+  maxStreamsPerReceiver: z.number().int().min(1).max(10_000).default(SSF_DEFAULTS.maxStreamsPerReceiver),
+  /** `min_verification_interval` of every stream; 0 lets a receiver ask as often as it likes. */
+  minVerificationIntervalSeconds: z.number().int().nonnegative().max(86_400).default(SSF_DEFAULTS.minVerificationIntervalSeconds),
+  /** `inactivity_timeout`: a stream nobody managed (or polled) for this long is deleted; 0 keeps streams forever. */
+  inactivityTimeoutSeconds: z.number().int().nonnegative().default(SSF_DEFAULTS.inactivityTimeoutSeconds),
+  /** How long a poll with `returnImmediately: false` may wait for an event (RFC 8936 §2.1). */
+  pollWaitSeconds: z.number().int().min(1).max(60).default(SSF_DEFAULTS.pollWaitSeconds),
+  /** Most SETs one poll answer carries (a smaller `maxEvents` asks for fewer). */
+  pollMaxEvents: z.number().int().min(1).max(1000).default(SSF_DEFAULTS.pollMaxEvents),
+  /** A failed push is retried after retryBaseMs, doubling per failure up to retryMaxMs (never given up: the queue bound decides). */
+  retryBaseMs: z.number().int().min(10).max(3_600_000).default(SSF_DEFAULTS.retryBaseMs),
+  retryMaxMs: z.number().int().min(10).max(86_400_000).default(SSF_DEFAULTS.retryMaxMs),
+}).superRefine((ssf, ctx) => {
+  if (ssf.retryMaxMs < ssf.retryBaseMs) ctx.addIssue({ code: 'custom', path: ['retryMaxMs'], message: 'must be at least retryBaseMs' });
+});
+
 export const configSchema = z
   .strictObject({
     loginThrottle: loginThrottleSchema.default({ perAddress: 5, perAccount: 20, windowSeconds: 900 }),
     passwords: passwordsSchema,
     rateLimits: rateLimitsSchema.default(RATE_LIMIT_DEFAULTS),
     dpop: dpopSchema.default({ requireNonce: 'public' }),
+    outbound: outboundSchema.default({ timeoutMs: 5000 }),
+    ssf: ssfSchema.default(SSF_DEFAULTS),
     /** Descriptions of the scopes shown on the consent page. */
     scopes: z.record(scopeName, z.string()).default({}),
     /**
@@ -359,3 +410,5 @@ export type PasswordPolicyConfig = z.infer<typeof passwordsSchema>;
 export type RateLimitsConfig = z.infer<typeof rateLimitsSchema>;
 export type ImpossibleTravelConfig = z.infer<typeof impossibleTravelSchema>;
 export type DpopConfig = z.infer<typeof dpopSchema>;
+export type OutboundConfig = z.infer<typeof outboundSchema>;
+export type SsfConfig = z.infer<typeof ssfSchema>;

@@ -37,6 +37,8 @@ import { LatchProofs } from '../dpop/latch-proofs.js';
 import { registerTokenExchange } from '../token-exchange/exchange-grant.js';
 import { ExchangePolicy } from '../token-exchange/exchange-policy.js';
 import { ExchangedJwts } from '../token-exchange/exchanged-jwt.js';
+import { Outbound } from '../outbound/outbound.js';
+import { sharedSignals, type SharedSignals } from '../ssf/shared-signals.js';
 import { canonicalRoute, requestRoute } from './canonical-route.js';
 import { rfcErrorCodes } from './rfc-error-codes.js';
 import { errorHandler } from './error-handler.js';
@@ -62,6 +64,10 @@ export interface Latch {
   rateLimits: RateLimits;
   /** The Node request listener (`http.createServer(latch.callback)`). */
   callback: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Every request Latch sends to a registered URL goes through it (src/outbound/: timeouts, the SSRF rule). */
+  outbound: Outbound;
+  /** The Shared Signals transmitter (src/ssf/), when the config has a resource server for `urn:latch:ssf`. */
+  ssf: SharedSignals | undefined;
   /** The operations listener's (`/readyz`, `/metrics`, `/healthz`: ops-server.ts), for LATCH_OPS_PORT. */
   ops: (req: IncomingMessage, res: ServerResponse) => void;
 }
@@ -71,7 +77,7 @@ export interface Latch {
  * Every request's route is resolved once (src/http/canonical-route.ts). `POST /introspect` goes to
  * the lean handler, which answers every introspection request itself; everything else to Koa:
  * log → error handler → security headers → route gate (variants of a path: 404) → health → rate
- * limits → assets → RFC error codes → admin API → devices page → password pages → interactions → oidc-provider's
+ * limits → assets → RFC error codes → admin API → Shared Signals → devices page → password pages → interactions → oidc-provider's
  * routes. Every grant or token oidc-provider kills (any route) is published from the adapter's hooks.
  */
 export interface LatchOptions {
@@ -133,6 +139,21 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   });
   // The background sync ends with its Redis connection (whoever closes it).
   redis.once('end', () => rateLimits.close());
+  const outbound = new Outbound({
+    // Development talks to apps on this machine; production refuses private targets unless told (docs/config.md#outbound).
+    allowPrivateNetworks: config.file.outbound.allowPrivateNetworks ?? !config.production,
+    timeoutMs: config.file.outbound.timeoutMs,
+  });
+  redis.once('end', () => void outbound.close());
+  const ssf = sharedSignals({
+    issuer: config.issuer, production: config.production, config: config.file.ssf, store, introspector, outbound, pushTimeoutMs: config.file.outbound.timeoutMs,
+    jwks: config.secrets.jwks, registry: metrics.registry, logger, audiences: resourceServers.all().map((rs) => rs.audience),
+  });
+  if (ssf) {
+    // Every event published becomes SETs on the streams that take them, in the same request.
+    events.addSink((event) => ssf.publish(event));
+    redis.once('end', () => void ssf.close());
+  }
 
   // Where a form post on Latch's pages may end up: the clients' callbacks (consent) and their
   // post-logout pages (logout confirmation), whatever their origin.
@@ -148,6 +169,7 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   provider.use(staticAssets);
   provider.use(rfcErrorCodes);
   provider.use(adminRoutes({ provider, introspector, revocations, audit, accounts, credentials, store, logger, roles, travel, rateLimits, proofs: new LatchProofs(store, config.issuer) }));
+  if (ssf) provider.use(ssf.routes);
   provider.use(accountRoutes(provider, accounts, revocations));
   provider.use(passwordRoutes({ provider, accounts, credentials, throttle, rateLimits, sessionTTL: config.file.ttl.session }));
   provider.use(
@@ -186,5 +208,5 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     if (req.method === 'POST' && route?.name === 'introspection' && route.exact) return introspect(req, res);
     return koa(req, res);
   };
-  return { provider, store, accounts, credentials, revocations, audit, introspector, metrics, rateLimits, ops: opsListener(store, metrics), callback };
+  return { provider, store, accounts, credentials, revocations, audit, introspector, metrics, rateLimits, outbound, ssf, ops: opsListener(store, metrics), callback };
 }

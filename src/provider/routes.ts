@@ -35,6 +35,8 @@ export type RouteName =
   | 'admin'
   | 'account'
   | 'interaction'
+  | 'ssf'
+  | 'ssf_configuration'
   | 'healthz'
   | 'readyz'
   | 'metrics'
@@ -86,12 +88,16 @@ const OWN_PREFIXES: Array<[RouteName, string]> = [
   ['admin', '/admin'],
   ['account', '/account'],
   ['interaction', '/interaction'],
+  // The Shared Signals management API and poll endpoints (src/ssf/ssf-routes.ts).
+  ['ssf', '/ssf'],
 ];
 const OWN_EXACT = new Map<string, RouteName>([
   ['/healthz', 'healthz'],
   ['/readyz', 'readyz'],
   ['/metrics', 'metrics'],
   ['/assets/latch.css', 'assets'],
+  // SSF §7.2 Transmitter Configuration Metadata.
+  ['/.well-known/ssf-configuration', 'ssf_configuration'],
 ]);
 
 /**

@@ -4,6 +4,7 @@ import type { BearerResponse } from './challenge.js';
 import { frameworkAdapter, type FrameworkAdapter } from './framework-adapter.js';
 import type { Guard } from './guards.js';
 import type { ResourceServerOptions } from './options.js';
+import { pushAnswer } from './push-endpoint.js';
 import { ResourceServer, type Authenticated } from './resource-server.js';
 
 declare global {
@@ -55,5 +56,11 @@ export function expressResourceServer(options: ResourceServerOptions | ResourceS
     };
   }
 
-  return frameworkAdapter<RequestHandler>(rs, authenticate, guard);
+  async function securityEvents(req: Request, res: Response, next: NextFunction) {
+    const answer = await pushAnswer(rs, req, req.path);
+    if (!answer) return next();
+    res.status(answer.status).set(answer.headers).end(answer.body);
+  }
+
+  return frameworkAdapter<RequestHandler>(rs, authenticate, guard, securityEvents);
 }

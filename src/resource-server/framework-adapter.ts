@@ -5,6 +5,11 @@ import type { ResourceServer } from './resource-server.js';
 export interface FrameworkAdapter<M> {
   /** Verifies the bearer token and stores the AuthInfo on the request, or answers 400/401/503 itself. */
   authenticate: M;
+  /**
+   * The Shared Signals push endpoint (RFC 8935) at the path of `cache.revocationEvents.ssf.endpointUrl`:
+   * mount it before `authenticate` and before any body parser; other requests pass through.
+   */
+  securityEvents: M;
   requireScopes(...scopes: string[]): M;
   requireAnyScope(...scopes: string[]): M;
   requireRole(...roles: string[]): M;
@@ -18,9 +23,10 @@ export interface FrameworkAdapter<M> {
 }
 
 /** The guard shortcuts and lifecycle, from a framework's own `authenticate` and `guard` middleware. */
-export function frameworkAdapter<M>(rs: ResourceServer, authenticate: M, guard: (check: Guard) => M): FrameworkAdapter<M> {
+export function frameworkAdapter<M>(rs: ResourceServer, authenticate: M, guard: (check: Guard) => M, securityEvents: M): FrameworkAdapter<M> {
   return {
     authenticate,
+    securityEvents,
     requireScopes: (...scopes) => guard(requireScopes(...scopes)),
     requireAnyScope: (...scopes) => guard(requireAnyScope(...scopes)),
     requireRole: (...roles) => guard(requireRole(...roles)),

@@ -31,7 +31,7 @@ export class HttpClient {
     });
   }
 
-  async send(url: string, init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: string }): Promise<HttpResult> {
+  async send(url: string, init: { method: 'GET' | 'POST' | 'DELETE'; headers: Record<string, string>; body?: string; signal?: AbortSignal }): Promise<HttpResult> {
     let status: number;
     let retryAfter: unknown;
     let text = '';
@@ -41,7 +41,7 @@ export class HttpClient {
         method: init.method,
         headers: { accept: 'application/json', ...init.headers },
         body: init.body,
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: init.signal ? AbortSignal.any([AbortSignal.timeout(this.#timeoutMs), init.signal]) : AbortSignal.timeout(this.#timeoutMs),
       });
       status = response.statusCode;
       retryAfter = response.headers['retry-after'];

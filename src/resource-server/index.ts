@@ -31,6 +31,7 @@ export { claimCheck, requireAnyScope, requireAuthentication, requireRole, requir
 export { IntrospectionCache } from './introspection-cache.js';
 export { koaResourceServer, type KoaResourceServer } from './koa.js';
 export type { Logger } from './logger.js';
-export type { CacheOptions, ClientAuthOptions, ClientSecretBasic, PrivateKeyJwt, ResourceServerOptions, RevocationEventsOptions } from './options.js';
+export type { CacheOptions, ClientAuthOptions, ClientSecretBasic, PrivateKeyJwt, RedisEventsOptions, ResourceServerOptions, RevocationEventsOptions, SsfEventsOptions } from './options.js';
+export type { PushAnswer } from './ssf-source.js';
 export { parseEvent, type RevocationEvent } from './revocation-event.js';
 export { createResourceServer, ResourceServer, tokenHash, type Authenticated } from './resource-server.js';

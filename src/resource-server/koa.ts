@@ -4,6 +4,7 @@ import type { BearerResponse } from './challenge.js';
 import { frameworkAdapter, type FrameworkAdapter } from './framework-adapter.js';
 import type { Guard } from './guards.js';
 import type { ResourceServerOptions } from './options.js';
+import { pushAnswer } from './push-endpoint.js';
 import { ResourceServer, type Authenticated } from './resource-server.js';
 
 declare module 'koa' {
@@ -53,5 +54,13 @@ export function koaResourceServer(options: ResourceServerOptions | ResourceServe
     };
   }
 
-  return frameworkAdapter<Middleware>(rs, authenticate, guard);
+  async function securityEvents(ctx: Context, next: Next) {
+    const answer = await pushAnswer(rs, ctx.req, ctx.path);
+    if (!answer) return next();
+    ctx.status = answer.status;
+    ctx.set(answer.headers);
+    ctx.body = answer.body;
+  }
+
+  return frameworkAdapter<Middleware>(rs, authenticate, guard, securityEvents);
 }

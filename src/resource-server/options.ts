@@ -23,10 +23,45 @@ export interface PrivateKeyJwt {
 
 export type ClientAuthOptions = ClientSecretBasic | PrivateKeyJwt;
 
-export interface RevocationEventsOptions {
+export interface RedisEventsOptions {
   /** The Redis Latch publishes its revocation events on (docs/events.md). */
   redisUrl: string;
   channel?: string;
+}
+
+/** A Shared Signals stream of Latch's as the cache's event source (docs/shared-signals.md). */
+export interface SsfEventsOptions {
+  ssf: {
+    /** `push`: Latch POSTs each SET to `endpointUrl` (the adapters' `securityEvents` endpoint); `poll`: this process polls Latch. */
+    delivery: 'push' | 'poll';
+    /** Push: the URL at which Latch reaches this process's `securityEvents` endpoint. */
+    endpointUrl?: string;
+    /**
+     * The client that owns the stream: client credentials for `urn:latch:ssf` with scope
+     * `ssf.manage`. Defaults to `client` (which must then be allowed that grant).
+     */
+    client?: ClientAuthOptions;
+    /** How often a verification event is asked for (default 10 000 ms; Latch's min_verification_interval bounds it). */
+    heartbeatMs?: number;
+    /**
+     * The cache is bypassed once the last verification that came back was asked for longer ago than
+     * this (default 30 000 ms): events published since may not have arrived.
+     */
+    maxLagMs?: number;
+    /** Poll: bound on one long poll (default 60 000 ms; Latch answers within its pollWaitSeconds). */
+    pollTimeoutMs?: number;
+  };
+}
+
+export type RevocationEventsOptions = RedisEventsOptions | SsfEventsOptions;
+
+export interface ResolvedSsfOptions {
+  delivery: 'push' | 'poll';
+  endpointUrl: string | undefined;
+  client: ClientAuthOptions;
+  heartbeatMs: number;
+  maxLagMs: number;
+  pollTimeoutMs: number;
 }
 
 export interface CacheOptions {
@@ -65,6 +100,12 @@ export interface ResourceServerOptions {
   logger?: Logger;
 }
 
+export interface ResolvedCache {
+  maxTtlSeconds: number;
+  maxEntries: number;
+  revocationEvents: { redisUrl: string; channel: string } | { ssf: ResolvedSsfOptions } | false;
+}
+
 export interface ResolvedOptions {
   issuer: string | undefined;
   introspectionEndpoint: string | undefined;
@@ -73,7 +114,7 @@ export interface ResolvedOptions {
   realm: string;
   timeoutMs: number;
   connections: number;
-  cache: Required<CacheOptions> | false;
+  cache: ResolvedCache | false;
   dpop: ResolvedDpop | false;
 }
 
@@ -121,7 +162,28 @@ function clientAuth(value: unknown): ClientAuthOptions {
   throw new TypeError(`client.method must be "client_secret_basic" or "private_key_jwt", got "${client.method}"`);
 }
 
-function cache(value: unknown): Required<CacheOptions> | false {
+function ssfOptions(value: unknown, client: ClientAuthOptions, issuer: string | undefined, insecure: boolean): ResolvedSsfOptions {
+  if (typeof value !== 'object' || value === null) throw new TypeError('cache.revocationEvents.ssf must be { delivery: "push" | "poll", … }');
+  const ssf = value as Partial<SsfEventsOptions['ssf']>;
+  if (!issuer) throw new TypeError('issuer is required with cache.revocationEvents.ssf: the stream is set up from Latch\'s /.well-known/ssf-configuration');
+  if (ssf.delivery !== 'push' && ssf.delivery !== 'poll') throw new TypeError('cache.revocationEvents.ssf.delivery must be "push" or "poll"');
+  if (ssf.delivery === 'push' && ssf.endpointUrl === undefined) {
+    throw new TypeError('cache.revocationEvents.ssf.endpointUrl is required for push: the URL at which Latch reaches this process\'s securityEvents endpoint');
+  }
+  const heartbeatMs = positiveInt(ssf.heartbeatMs, 'cache.revocationEvents.ssf.heartbeatMs', 10_000);
+  const maxLagMs = positiveInt(ssf.maxLagMs, 'cache.revocationEvents.ssf.maxLagMs', 30_000);
+  if (maxLagMs <= heartbeatMs) throw new TypeError('cache.revocationEvents.ssf.maxLagMs must be longer than heartbeatMs (a heartbeat must come back within the bound)');
+  return {
+    delivery: ssf.delivery,
+    endpointUrl: ssf.endpointUrl === undefined ? undefined : url(ssf.endpointUrl, 'cache.revocationEvents.ssf.endpointUrl', insecure),
+    client: ssf.client === undefined ? client : clientAuth(ssf.client),
+    heartbeatMs,
+    maxLagMs,
+    pollTimeoutMs: positiveInt(ssf.pollTimeoutMs, 'cache.revocationEvents.ssf.pollTimeoutMs', 60_000),
+  };
+}
+
+function cache(value: unknown, client: ClientAuthOptions, issuer: string | undefined, insecure: boolean): ResolvedCache | false {
   if (value === undefined || value === false) return false;
   if (typeof value !== 'object' || value === null) throw new TypeError('cache must be false or { maxTtlSeconds, revocationEvents }');
   const c = value as Partial<CacheOptions>;
@@ -129,10 +191,13 @@ function cache(value: unknown): Required<CacheOptions> | false {
   if (Number.isNaN(maxTtlSeconds)) throw new TypeError('cache.maxTtlSeconds is required');
   const maxEntries = positiveInt(c.maxEntries, 'cache.maxEntries', 10_000);
   if (c.revocationEvents === undefined) {
-    throw new TypeError('cache.revocationEvents is required: { redisUrl } to drop revoked tokens at once, or false to accept stale answers');
+    throw new TypeError('cache.revocationEvents is required: { redisUrl } or { ssf } to drop revoked tokens at once, or false to accept stale answers');
   }
   if (c.revocationEvents === false) return { maxTtlSeconds, maxEntries, revocationEvents: false };
-  const { redisUrl, channel = 'latch:events' } = c.revocationEvents;
+  if (typeof c.revocationEvents === 'object' && c.revocationEvents !== null && 'ssf' in c.revocationEvents) {
+    return { maxTtlSeconds, maxEntries, revocationEvents: { ssf: ssfOptions(c.revocationEvents.ssf, client, issuer, insecure) } };
+  }
+  const { redisUrl, channel = 'latch:events' } = c.revocationEvents as Partial<RedisEventsOptions>;
   if (typeof redisUrl !== 'string' || !/^rediss?:\/\//.test(redisUrl)) throw new TypeError('cache.revocationEvents.redisUrl must be a redis:// or rediss:// URL');
   return { maxTtlSeconds, maxEntries, revocationEvents: { redisUrl, channel: nonEmpty(channel, 'cache.revocationEvents.channel') } };
 }
@@ -159,7 +224,7 @@ export function resolveOptions(options: ResourceServerOptions): ResolvedOptions 
     realm,
     timeoutMs: positiveInt(options.timeoutMs, 'timeoutMs', 3000),
     connections: positiveInt(options.connections, 'connections', 32),
-    cache: cache(options.cache),
+    cache: cache(options.cache, client, options.issuer === undefined ? undefined : url(options.issuer, 'issuer', insecure), insecure),
     dpop: resolveDpopOptions(options.dpop, insecure),
   };
 }

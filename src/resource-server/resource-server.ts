@@ -12,6 +12,7 @@ import { IntrospectionCache } from './introspection-cache.js';
 import { stderrLogger, type Logger } from './logger.js';
 import { resolveOptions, type ResolvedOptions, type ResourceServerOptions } from './options.js';
 import { RevocationSubscriber } from './revocation-subscriber.js';
+import { SsfEventSource, type PushAnswer } from './ssf-source.js';
 
 /** base64url SHA-256 of the token: the cache key and the `token_sha256` of revocation events. */
 export function tokenHash(token: string): string {
@@ -39,7 +40,7 @@ export class ResourceServer {
   readonly #logger: Logger;
   readonly #credentials: (audience: string) => Promise<ClientCredentials>;
   readonly #inflight = new Map<string, Promise<AuthInfo>>();
-  readonly #subscriber: RevocationSubscriber | undefined;
+  readonly #subscriber: RevocationSubscriber | SsfEventSource | undefined;
   readonly #dpop: DpopVerifier | undefined;
   #endpoint: Promise<Endpoint> | undefined;
 
@@ -51,9 +52,11 @@ export class ResourceServer {
     const { cache } = this.options;
     if (cache) {
       this.cache = new IntrospectionCache({ ...cache, live: cache.revocationEvents === false });
-      if (cache.revocationEvents) {
-        const { redisUrl, channel = 'latch:events' } = cache.revocationEvents;
-        this.#subscriber = new RevocationSubscriber(redisUrl, channel, this.cache, this.#logger);
+      const events = cache.revocationEvents;
+      if (events && 'ssf' in events) {
+        this.#subscriber = new SsfEventSource(events.ssf, this.options.issuer!, this.cache, this.#logger, this.options.timeoutMs);
+      } else if (events) {
+        this.#subscriber = new RevocationSubscriber(events.redisUrl, events.channel, this.cache, this.#logger);
       }
     }
     if (this.options.dpop) this.#dpop = new DpopVerifier(this.options.dpop, this.options.audience, this.options.timeoutMs, this.#logger);
@@ -63,9 +66,31 @@ export class ResourceServer {
     return this.options.realm;
   }
 
-  /** Resolves when the cache's revocation subscription is up (immediately without one). */
+  /**
+   * Resolves when the cache's event source is up (immediately without one): the Redis subscription,
+   * or the Shared Signals stream's first verification.
+   */
   async ready(): Promise<void> {
     await this.#subscriber?.ready();
+  }
+
+  /**
+   * The path of the Shared Signals push endpoint (`cache.revocationEvents.ssf`, delivery push), which
+   * the Koa and Express adapters answer at with `securityEvents`; undefined otherwise.
+   */
+  get securityEventsPath(): string | undefined {
+    return this.#subscriber instanceof SsfEventSource ? this.#subscriber.pushPath : undefined;
+  }
+
+  /**
+   * One SET pushed by Latch (RFC 8935), for other frameworks: answer with the returned status,
+   * headers and body. Without a push stream every push is refused (401).
+   */
+  async receiveSecurityEvent(request: { authorization: string | undefined; contentType: string | undefined; body: string }): Promise<PushAnswer> {
+    if (!(this.#subscriber instanceof SsfEventSource)) {
+      return { status: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ err: 'invalid_request', description: 'no Shared Signals push stream here' }) };
+    }
+    return this.#subscriber.receivePush(request);
   }
 
   /** Extracts the access token of a request and verifies it (and its DPoP proof). Throws a BearerError. */

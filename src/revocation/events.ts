@@ -43,11 +43,22 @@ export function tokenSha256(token: string): string {
  */
 export class EventPublisher {
   readonly #store: RedisStore;
+  readonly #sinks: Array<(event: LatchEvent) => Promise<void>> = [];
   /** Called for every event published (metrics). */
   onPublish: (event: LatchEvent) => void = () => {};
 
   constructor(store: RedisStore) {
     this.#store = store;
+  }
+
+  /**
+   * Adds a consumer that must hear every event durably, in the request that caused it (Shared
+   * Signals streams, back-channel logout): publish() awaits every sink, so what a sink queues in
+   * Redis is there before the request answers, and a sink's failure fails the request (503) rather
+   * than losing the event.
+   */
+  addSink(sink: (event: LatchEvent) => Promise<void>): void {
+    this.#sinks.push(sink);
   }
 
   async publish(event: Omit<RevocationEvent, 'v' | 'type' | 'at'> | Omit<SecurityEvent, 'v' | 'at'>): Promise<LatchEvent> {
@@ -60,6 +71,7 @@ export class EventPublisher {
         redis.xadd(keys.eventsStream(), 'MAXLEN', '~', STREAM_MAX, '*', 'event', body),
       ]),
     );
+    await Promise.all(this.#sinks.map((sink) => sink(full)));
     this.onPublish(full);
     return full;
   }

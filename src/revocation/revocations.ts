@@ -102,9 +102,13 @@ export class Revocations {
     return this.#afterEpoch('account-disabled', sub, undefined, epoch, by);
   }
 
-  /** Enabling lets the user log in again; tokens from before the disable stay dead (the epoch stays). */
-  async enableAccount(sub: string): Promise<void> {
+  /**
+   * Enabling lets the user log in again; tokens from before the disable stay dead (the epoch stays).
+   * Published as a security event (`account_enabled`, docs/events.md): it revokes nothing.
+   */
+  async enableAccount(sub: string, by: Actor): Promise<void> {
     await this.#store.run((redis) => redis.hset(this.#store.keys.account(sub), 'disabled', '0'));
+    await this.#events.publish({ type: 'security', kind: 'account_enabled', sub, ...by });
   }
 
   /**

@@ -96,7 +96,10 @@ export async function startLatch(redisUrl: RedisTarget | string, options: StartO
       await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     },
     async close() {
+      // As main.ts does at shutdown: long polls answered, delivery stopped, the wake-up connection closed.
+      const signalsStopped = latch.ssf?.close();
       if (server.listening) await stop();
+      await signalsStopped;
       ops.closeAllConnections();
       await new Promise<void>((resolve) => ops.close(() => resolve()));
       redis.disconnect();

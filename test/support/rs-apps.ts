@@ -44,6 +44,8 @@ export function koaTestApi(rs: ResourceServer): RequestListener {
     '/bob': api.claimCheck((claims) => claims.sub === 'sub-bob', 'bob only'),
   };
   const app = new Koa();
+  // The Shared Signals push endpoint, when the cache is fed by one (passes everything else on).
+  app.use(api.securityEvents);
   app.use(api.authenticate);
   app.use(async (ctx, next) => {
     const guard = guards[ctx.path];
@@ -59,6 +61,7 @@ export function koaTestApi(rs: ResourceServer): RequestListener {
 export function expressTestApi(rs: ResourceServer): RequestListener {
   const api = expressResourceServer(rs);
   const app = express();
+  app.use(api.securityEvents);
   app.use(api.authenticate);
   const reply: express.RequestHandler = (req, res) => {
     res.json({ path: req.path, auth: withoutClaims(req.auth!) });
