@@ -53,7 +53,8 @@ export async function decoded(latch: TestLatch, received: LogoutReceiver['receiv
   return Promise.all(
     received.map(async (r) => {
       const client = r.path.slice(1);
-      const claims = await verifyLogoutToken(latch.url, r.token, client);
+      // The issuer is the configuration's (shared by instances); the keys are served by this one.
+      const claims = await verifyLogoutToken(latch.config.issuer, r.token, client, `${latch.url}/jwks`);
       return { client, sub: claims.sub, sid: claims.sid, jti: claims.jti! };
     }),
   );

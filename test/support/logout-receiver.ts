@@ -17,7 +17,7 @@ export interface ReceivedLogout {
 export interface LogoutReceiver {
   url: string;
   received: ReceivedLogout[];
-  /** What to answer (default 200). */
+  /** What to answer (default 200); 0: never answer (a receiver that hangs). */
   status: number;
   /** Stops listening (connections refused) until `up()`, on the same port. */
   down(): Promise<void>;
@@ -59,7 +59,7 @@ export async function startLogoutReceiver(): Promise<LogoutReceiver> {
       req.on('data', (d) => (body += d));
       req.on('end', () => {
         receiver.received.push({ path: req.url!, headers: req.headers, body, token: new URLSearchParams(body).get('logout_token') ?? '' });
-        res.writeHead(receiver.status, { 'cache-control': 'no-store' }).end();
+        if (receiver.status !== 0) res.writeHead(receiver.status, { 'cache-control': 'no-store' }).end();
       });
     });
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -75,8 +75,8 @@ export async function startLogoutReceiver(): Promise<LogoutReceiver> {
  * signature, `typ` logout+jwt, `iss`, `aud`, `iat`, a short `exp`, `jti`, the `events` member (an
  * object), `sub` or `sid`, and no `nonce`. Returns the claims; throws on any failure.
  */
-export async function verifyLogoutToken(issuer: string, token: string, clientId: string): Promise<JWTPayload & { sid?: string; events: Record<string, unknown> }> {
-  const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`));
+export async function verifyLogoutToken(issuer: string, token: string, clientId: string, jwksUrl = `${issuer}/jwks`): Promise<JWTPayload & { sid?: string; events: Record<string, unknown> }> {
+  const jwks = createRemoteJWKSet(new URL(jwksUrl));
   const { payload, protectedHeader } = await jwtVerify(token, jwks, {
     issuer,
     audience: clientId,
