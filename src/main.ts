@@ -94,6 +94,8 @@ async function serve(config: LatchConfig, redis: RedisClient, logger: Logger, on
     ops?.close();
     ops?.closeAllConnections();
     stop()
+      // Deliveries under way finish (or are taken over later by another process): nothing queued is lost.
+      .then(() => latch.backchannel.stop())
       .then(() => redis.quit())
       .catch(() => {})
       .then(onStopped)

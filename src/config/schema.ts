@@ -27,7 +27,7 @@ const redirectUri = z.url({ message: 'must be an absolute URI' });
 /** OIDC Back-Channel Logout 1.0 §2.2: an absolute http(s) URI, a query allowed, no fragment. */
 const backchannelLogoutUri = z
   .url({ message: 'must be an absolute URI' })
-  .refine((uri) => /^https?:$/.test(new URL(uri).protocol), 'must be an http or https URI')
+  .refine((uri) => !URL.canParse(uri) || /^https?:$/.test(new URL(uri).protocol), 'must be an http or https URI')
   .refine((uri) => !uri.includes('#'), 'must not include a fragment (OIDC Back-Channel Logout 1.0 §2.2)');
 
 export const clientSchema = z.strictObject({
