@@ -5,6 +5,7 @@ import { cpuSnapshot, foreignCores } from './lib/foreign-cpu.js';
 import type { BenchContext, ScenarioResult } from './lib/context.js';
 import { startRedis } from './lib/redis-server.js';
 import { machine, markdownTable, skippedRow, type Row } from './lib/report.js';
+import { backchannelScenario } from './scenarios/backchannel.js';
 import { clusterScenario } from './scenarios/cluster.js';
 import { introspectionScenario } from './scenarios/introspection.js';
 import { profileScenario } from './scenarios/profile.js';
@@ -16,8 +17,8 @@ import { workersScenario } from './scenarios/workers.js';
 
 const USAGE = `npm run bench [-- options]
   --quick            short runs (5 s, 1 s warm-up), 100k instead of 1M stored tokens, a 30 s soak
-  --only=a,b         scenarios to run: introspection, resource-server, revocation, storage, soak,
-                     cluster, workers, profile
+  --only=a,b         scenarios to run: introspection, resource-server, revocation, backchannel,
+                     storage, soak, cluster, workers, profile
   --workers=1,2      LATCH_WORKERS values the workers scenario runs Latch with (default 1,2)
   --duration=S       seconds per measured run (default 10)
   --warmup=S         seconds of discarded warm-up before each run (default 2)
@@ -32,6 +33,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> 
   introspection: introspectionScenario,
   'resource-server': resourceServerScenario,
   revocation: revocationScenario,
+  backchannel: backchannelScenario,
   storage: storageScenario,
   soak: soakScenario,
   cluster: clusterScenario,
@@ -79,7 +81,7 @@ async function main(): Promise<void> {
   const quick = values.quick!;
   const names = values.only
     ? values.only.split(',').map((s) => s.trim())
-    : ['introspection', 'resource-server', 'revocation', 'storage', 'cluster', 'workers', 'soak', ...(values.profile ? ['profile'] : [])];
+    : ['introspection', 'resource-server', 'revocation', 'backchannel', 'storage', 'cluster', 'workers', 'soak', ...(values.profile ? ['profile'] : [])];
   for (const name of names) if (!SCENARIOS[name]) throw new Error(`unknown scenario "${name}"\n${USAGE}`);
 
   const settings = {
