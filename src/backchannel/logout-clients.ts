@@ -22,7 +22,8 @@ export class LogoutClients {
 
   /** The client's back-channel logout registration, or undefined (no such client, or no URI). */
   async find(clientId: string): Promise<LogoutClient | undefined> {
-    const client = (await this.#provider.Client.find(clientId).catch(() => undefined)) as
+    // A failed lookup (a client store that is down) throws: never read as "no URI", which would give a delivery up.
+    const client = (await this.#provider.Client.find(clientId)) as
       | { backchannelLogoutUri?: string; backchannelLogoutSessionRequired?: boolean; idTokenSignedResponseAlg?: string }
       | undefined;
     if (!client?.backchannelLogoutUri) return undefined;

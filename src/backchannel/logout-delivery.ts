@@ -76,7 +76,7 @@ export class LogoutDelivery {
     this.wake();
     await this.#loop;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.#inflight]), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    await Promise.race([Promise.allSettled([...this.#inflight]), new Promise((r) => (timer = setTimeout(r, graceMs).unref()))]);
     clearTimeout(timer);
   }
 
@@ -123,7 +123,8 @@ export class LogoutDelivery {
   #sleep(ms: number): Promise<void> {
     if (this.#woken) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
+      // Unref'd, like the heartbeat: the loop never keeps a process alive by itself.
+      const timer = setTimeout(done, ms).unref();
       function done() {
         clearTimeout(timer);
         resolve();
@@ -163,7 +164,7 @@ export class LogoutDelivery {
     const { queue, settings } = this.#deps;
     const keepAlive = () => queue.touch(this.#consumer, id);
     // A long fan-out says it is alive well within the visibility timeout, so nobody takes it over.
-    const beat = setInterval(() => void keepAlive().catch(() => {}), Math.max(500, settings.visibilityTimeoutMs / 3));
+    const beat = setInterval(() => void keepAlive().catch(() => {}), Math.max(500, settings.visibilityTimeoutMs / 3)).unref();
     try {
       await this.#deps.fanout(entry, keepAlive);
     } finally {
