@@ -5,6 +5,7 @@ import { cpuSnapshot, foreignCores } from './lib/foreign-cpu.js';
 import type { BenchContext, ScenarioResult } from './lib/context.js';
 import { startRedis } from './lib/redis-server.js';
 import { machine, markdownTable, skippedRow, type Row } from './lib/report.js';
+import { backchannelScenario } from './scenarios/backchannel.js';
 import { clusterScenario } from './scenarios/cluster.js';
 import { dpopScenario } from './scenarios/dpop.js';
 import { introspectionScenario } from './scenarios/introspection.js';
@@ -20,7 +21,7 @@ import { workersScenario } from './scenarios/workers.js';
 const USAGE = `npm run bench [-- options]
   --quick            short runs (5 s, 1 s warm-up), 100k instead of 1M stored tokens, a 30 s soak
   --only=a,b         scenarios to run: introspection, resource-server, dpop, revocation, ssf,
-                     storage, soak, cluster, workers, token-exchange, profile
+                     backchannel, storage, soak, cluster, workers, token-exchange, profile
   --workers=1,2      LATCH_WORKERS values the workers scenario runs Latch with (default 1,2)
   --duration=S       seconds per measured run (default 10)
   --warmup=S         seconds of discarded warm-up before each run (default 2)
@@ -37,6 +38,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> 
   dpop: dpopScenario,
   revocation: revocationScenario,
   ssf: ssfScenario,
+  backchannel: backchannelScenario,
   storage: storageScenario,
   soak: soakScenario,
   cluster: clusterScenario,
@@ -85,7 +87,7 @@ async function main(): Promise<void> {
   const quick = values.quick!;
   const names = values.only
     ? values.only.split(',').map((s) => s.trim())
-    : ['introspection', 'resource-server', 'revocation', 'ssf', 'storage', 'cluster', 'workers', 'token-exchange', 'soak', ...(values.profile ? ['profile'] : [])];
+    : ['introspection', 'resource-server', 'revocation', 'ssf', 'backchannel', 'storage', 'cluster', 'workers', 'token-exchange', 'soak', ...(values.profile ? ['profile'] : [])];
   for (const name of names) if (!SCENARIOS[name]) throw new Error(`unknown scenario "${name}"\n${USAGE}`);
 
   const settings = {

@@ -101,6 +101,8 @@ async function serve(config: LatchConfig, redis: RedisClient, logger: Logger, on
     const signalsStopped = latch.ssf?.close();
     stop()
       .then(() => signalsStopped)
+      // Deliveries under way finish (or are taken over later by another process): nothing queued is lost.
+      .then(() => latch.backchannel.stop())
       .then(() => redis.quit())
       .catch(() => {})
       .then(onStopped)

@@ -192,6 +192,29 @@ export class RedisKeys {
     return `${this.prefix}events:stream`;
   }
 
+  /**
+   * Back-channel logout deliveries (src/backchannel/): a Stream read through the consumer group
+   * `latch` by every process, and a sorted set of deliveries waiting for their next attempt
+   * (score = due time, ms). One hash tag, so the scripts that move an entry between them run on
+   * one Redis Cluster slot.
+   */
+  backchannelQueue(): string {
+    return `${this.prefix}{bcl}:queue`;
+  }
+
+  backchannelRetries(): string {
+    return `${this.prefix}{bcl}:retry`;
+  }
+
+  /**
+   * The `sid` a grant's client received in its ID token (string, the grant's hash tag, TTL of a
+   * grant): back-channel logout names that RP session when the grant ends, also after the browser
+   * session that held the grant is gone, so it outlives the grant's own record on purpose.
+   */
+  grantSid(grantHash: string): string {
+    return `${this.recordKey('g', grantHash)}:sid`;
+  }
+
   /** Stream of admin writes (audit log). */
   auditStream(): string {
     return `${this.prefix}audit`;

@@ -13,9 +13,9 @@ export const LATCH_MAIN = fileURLToPath(new URL('../../src/main.js', import.meta
  * Starts the real Latch server (dist/src/main.js) as its own process with the bench config and
  * keys, at LOG_LEVEL=info (the production default: no per-request log lines). `env` adds to or
  * overrides the environment (e.g. REDIS_CLUSTER_NODES with an empty `redisUrl`); `file` replaces the
- * bench config file (a scenario that needs more of Latch, e.g. Shared Signals).
+ * bench config file (a scenario that needs more of Latch, e.g. Shared Signals, or more clients).
  */
-export async function startLatch(redisUrl: string, secrets: BenchSecrets, nodeArgs: string[] = [], env: Record<string, string> = {}, file: object = latchFileConfig()): Promise<ChildServer> {
+export async function startLatch(redisUrl: string, secrets: BenchSecrets, nodeArgs: string[] = [], env: Record<string, string> = {}, file: unknown = latchFileConfig()): Promise<ChildServer> {
   const port = await freePort();
   // Readiness is served on the operations listener (LATCH_OPS_PORT), never on the public port.
   const opsPort = await freePort();

@@ -1,5 +1,6 @@
 import Koa, { type Context } from 'koa';
 import * as oidc from 'openid-client';
+import { InvalidLogoutToken, LogoutTokenVerifier } from './backchannel-logout.js';
 import { Sessions, type Session } from './sessions.js';
 import { stepUpChallenge, type StepUp } from './step-up.js';
 import { addressPage, errorPage, homePage, ordersPage, type OrdersView } from './views.js';
@@ -21,7 +22,9 @@ export interface WebAppOptions {
   dpop?: boolean;
 }
 
-const ROUTES = new Set(['GET /', 'GET /login', 'GET /callback', 'GET /orders', 'POST /orders', 'GET /address', 'POST /address', 'POST /refresh', 'POST /logout']);
+const ROUTES = new Set(['GET /', 'GET /login', 'GET /callback', 'GET /orders', 'POST /orders', 'GET /address', 'POST /address', 'POST /refresh', 'POST /logout', 'POST /backchannel-logout']);
+/** A logout token is a few hundred bytes; a form bigger than this is not one. */
+const MAX_LOGOUT_BODY = 16 * 1024;
 const LOOPBACK = /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/;
 
 /**
@@ -29,7 +32,9 @@ const LOOPBACK = /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/;
  * tokens kept server-side, API calls with the access token, refresh on expiry or on a 401,
  * step-up (RFC 9470) for the one sensitive action (the delivery address): when the API answers
  * insufficient_user_authentication, sign in again (prompt=login, its max_age / acr_values) and
- * retry, and logout = revoke the refresh token (RFC 7009) + RP-initiated logout at Latch. With DPoP
+ * retry, logout = revoke the refresh token (RFC 7009) + RP-initiated logout at Latch, and a
+ * back-channel logout endpoint (POST /backchannel-logout) through which Latch ends the app's own
+ * sessions whenever the user's session at Latch ends, whatever ended it. With DPoP
  * (the default), a stolen access token is useless without the session's key, which never leaves
  * this server (openid-client's DPoP handle makes the proofs and answers nonce requests).
  */
@@ -44,6 +49,37 @@ export async function createWebApp(options: WebAppOptions): Promise<Koa> {
   const sessions = new Sessions(appUrl.startsWith('https:'));
   const redirectUri = `${appUrl}/callback`;
   const dpop = options.dpop ?? true;
+  const metadata = config.serverMetadata();
+  const logoutTokens = new LogoutTokenVerifier({ issuer: metadata.issuer, jwksUri: metadata.jwks_uri!, clientId: options.clientId });
+
+  /**
+   * OIDC Back-Channel Logout 1.0 §2.5–2.8: Latch POSTs `logout_token` (form-encoded); a valid one
+   * ends the sessions it names and is answered 200, anything else 400 invalid_request. A replayed
+   * token (same jti: Latch delivers at least once) is answered 200 and ends nothing more.
+   */
+  async function backchannelLogout(ctx: Context) {
+    const refuse = (description: string) => {
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: description };
+    };
+    if (!ctx.is('application/x-www-form-urlencoded')) return refuse('send logout_token as application/x-www-form-urlencoded');
+    let text = '';
+    for await (const chunk of ctx.req) {
+      text += String(chunk);
+      if (text.length > MAX_LOGOUT_BODY) return refuse('request body too large');
+    }
+    const tokens = new URLSearchParams(text).getAll('logout_token');
+    if (tokens.length !== 1) return refuse('exactly one logout_token is required');
+    try {
+      const request = await logoutTokens.verify(tokens[0]!);
+      if (!request.replay) sessions.endWhere(request.sub, request.sid);
+    } catch (err) {
+      if (err instanceof InvalidLogoutToken) return refuse(err.message);
+      throw err;
+    }
+    ctx.status = 200;
+    ctx.body = '';
+  }
 
   function keep(session: Session, tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers) {
     session.tokens = {
@@ -148,6 +184,7 @@ export async function createWebApp(options: WebAppOptions): Promise<Koa> {
       ctx.body = errorPage(404, 'not found');
       return;
     }
+    if (route === 'POST /backchannel-logout') return backchannelLogout(ctx);
     const found = sessions.find(ctx);
 
     if (route === 'GET /') {
@@ -178,6 +215,7 @@ export async function createWebApp(options: WebAppOptions): Promise<Koa> {
         }, undefined, dpopOf(session));
         keep(session, tokens);
         const claims = tokens.claims()!;
+        session.sid = typeof claims.sid === 'string' ? claims.sid : undefined;
         session.user = {
           sub: claims.sub,
           name: claims.name as string | undefined,

@@ -10,6 +10,8 @@ export interface Session {
   pending?: { address: string };
   tokens?: { accessToken: string; refreshToken?: string; idToken?: string; expiresAt: number };
   user?: { sub: string; name?: string; email?: string; username?: string };
+  /** The `sid` of Latch's ID token: how a back-channel logout names this session. */
+  sid?: string;
   notice?: string;
   /** The DPoP key of this sign-in (with the nonces servers sent), when the app uses DPoP. */
   dpop?: DPoPHandle | undefined;
@@ -40,6 +42,22 @@ export class Sessions {
     this.#byId.set(newId, fresh);
     ctx.cookies.set(COOKIE, newId, { httpOnly: true, sameSite: 'lax', secure: this.#secure, path: '/' });
     return fresh;
+  }
+
+  /**
+   * Back-channel logout (OIDC Back-Channel Logout 1.0 §2.7): ends the sessions of `sub` with `sid`,
+   * or, without a sid, every session of `sub`. Returns how many ended.
+   */
+  endWhere(sub: string | undefined, sid: string | undefined): number {
+    let ended = 0;
+    for (const [id, session] of this.#byId) {
+      const matches = sid ? session.sid === sid && (!sub || session.user?.sub === sub) : sub !== undefined && session.user?.sub === sub;
+      if (matches) {
+        this.#byId.delete(id);
+        ended++;
+      }
+    }
+    return ended;
   }
 
   destroy(ctx: Context): void {

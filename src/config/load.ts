@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { ConfigError, fieldPath } from './config-error.js';
+import { refuseInsecureBackchannelUris } from './backchannel-uris.js';
 import { demoValueProblem, refuseDemoValues } from './demo-secrets.js';
 import { configSchema, type LatchFileConfig } from './schema.js';
 import { DEFAULT_REDIS_NODE, namesRedis, nodeUrl, parseNodes, parseRedisTarget, type RedisNode, type RedisTarget } from './redis-target.js';
@@ -152,6 +153,7 @@ export async function loadConfig(env: Env = process.env): Promise<LatchConfig> {
   const configFile = resolve(env.LATCH_CONFIG ?? DEFAULT_CONFIG_FILE);
   const file = readFileConfig(configFile);
   if (production) refuseDemoValues(file, configFile);
+  if (production) refuseInsecureBackchannelUris(file, configFile);
   const secrets = await loadSecrets(env, production, resolve(env.LATCH_DEV_KEYS_FILE ?? '.latch/dev-keys.json'));
   if (production) refuseDemoKeys(env);
   return Object.freeze({

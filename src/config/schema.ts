@@ -56,6 +56,12 @@ export const jwtAudienceSchema = z.strictObject({
   alg: z.enum(['RS256', 'PS256', 'ES256', 'EdDSA']).optional(),
 });
 
+/** OIDC Back-Channel Logout 1.0 §2.2: an absolute http(s) URI, a query allowed, no fragment. */
+const backchannelLogoutUri = z
+  .url({ message: 'must be an absolute URI' })
+  .refine((uri) => !URL.canParse(uri) || /^https?:$/.test(new URL(uri).protocol), 'must be an http or https URI')
+  .refine((uri) => !uri.includes('#'), 'must not include a fragment (OIDC Back-Channel Logout 1.0 §2.2)');
+
 export const clientSchema = z.strictObject({
   client_id: z.string().min(1),
   client_secret: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -80,6 +86,10 @@ export const clientSchema = z.strictObject({
    * opaque token), and at most which of their scopes (default: any).
    */
   token_exchange: z.strictObject({ audiences: z.array(z.string().min(1)).min(1), scopes: z.array(scopeName).min(1).optional() }).optional(),
+  /** Where Latch POSTs a logout token whenever a session or grant of this client ends (docs/backchannel-logout.md). */
+  backchannel_logout_uri: backchannelLogoutUri.optional(),
+  /** The client needs `sid` in its logout tokens (OIDC Back-Channel Logout 1.0 §2.2); Latch sends it whenever it knows it. */
+  backchannel_logout_session_required: z.boolean().optional(),
 });
 
 export const accountSchema = z.strictObject({
@@ -174,6 +184,36 @@ export const outboundSchema = z.strictObject({
   timeoutMs: z.number().int().min(100).max(60_000).default(5000),
 });
 
+/**
+ * Delivery of back-channel logout tokens (src/backchannel/): token lifetime, and the retry schedule
+ * of a receiver that does not answer 2xx. docs/backchannel-logout.md#delivery.
+ */
+export const backchannelLogoutSchema = z.strictObject({
+  /** `exp` − `iat` of a logout token (s); OIDC Back-Channel Logout 1.0 §2.4 recommends at most two minutes. */
+  tokenLifetimeSeconds: z.number().int().min(10).max(120).default(120),
+  /** Attempts per logout token, the first included, before Latch gives up (audited). */
+  maxAttempts: z.number().int().min(1).max(100).default(16),
+  /** Wait before the second attempt (ms); each later wait doubles, up to `maxBackoffMs`. */
+  initialBackoffMs: z.number().int().min(10).max(3_600_000).default(1000),
+  maxBackoffMs: z.number().int().min(10).max(86_400_000).default(600_000),
+  /** A delivery held by a process that stopped answering is taken over by another after this long (ms). */
+  visibilityTimeoutMs: z.number().int().min(1000).max(3_600_000).default(60_000),
+  /** How often an idle process looks for deliveries queued or due elsewhere (ms). */
+  pollIntervalMs: z.number().int().min(10).max(60_000).default(1000),
+  /** Deliveries one process sends at once. */
+  concurrency: z.number().int().min(1).max(1000).default(16),
+});
+
+export const BACKCHANNEL_LOGOUT_DEFAULTS = {
+  tokenLifetimeSeconds: 120,
+  maxAttempts: 16,
+  initialBackoffMs: 1000,
+  maxBackoffMs: 600_000,
+  visibilityTimeoutMs: 60_000,
+  pollIntervalMs: 1000,
+  concurrency: 16,
+} as const;
+
 /** Requests per window for one key; 0 turns that limit off. */
 const perWindow = z.number().int().nonnegative();
 
@@ -262,6 +302,7 @@ export const configSchema = z
     dpop: dpopSchema.default({ requireNonce: 'public' }),
     outbound: outboundSchema.default({ timeoutMs: 5000 }),
     ssf: ssfSchema.default(SSF_DEFAULTS),
+    backchannelLogout: backchannelLogoutSchema.default(BACKCHANNEL_LOGOUT_DEFAULTS),
     /** Descriptions of the scopes shown on the consent page. */
     scopes: z.record(scopeName, z.string()).default({}),
     /**
@@ -344,6 +385,12 @@ export const configSchema = z
       if (client.grant_types.includes('authorization_code') && client.redirect_uris.length === 0) {
         ctx.addIssue({ code: 'custom', path: ['clients', i, 'redirect_uris'], message: 'required for authorization_code' });
       }
+      if (client.backchannel_logout_uri && !client.grant_types.includes('authorization_code')) {
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'backchannel_logout_uri'], message: 'back-channel logout is for clients users sign in to (authorization_code)' });
+      }
+      if (client.backchannel_logout_session_required !== undefined && !client.backchannel_logout_uri) {
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'backchannel_logout_session_required'], message: 'needs backchannel_logout_uri' });
+      }
       if (client.grant_types.includes('client_credentials') && client.token_endpoint_auth_method === 'none') {
         ctx.addIssue({ code: 'custom', path: ['clients', i, 'grant_types'], message: 'client_credentials needs a confidential client' });
       }
@@ -371,6 +418,12 @@ export const configSchema = z
         }
       });
     });
+    if (config.backchannelLogout.visibilityTimeoutMs <= config.outbound.timeoutMs) {
+      ctx.addIssue({ code: 'custom', path: ['backchannelLogout', 'visibilityTimeoutMs'], message: 'must be longer than outbound.timeoutMs (a delivery still running would be taken over)' });
+    }
+    if (config.backchannelLogout.maxBackoffMs < config.backchannelLogout.initialBackoffMs) {
+      ctx.addIssue({ code: 'custom', path: ['backchannelLogout', 'maxBackoffMs'], message: 'must be at least initialBackoffMs' });
+    }
     config.resourceServers.forEach((rs, i) => {
       rs.introspectors.forEach((id, j) => {
         if (!clientIds.has(id)) {
@@ -412,3 +465,4 @@ export type ImpossibleTravelConfig = z.infer<typeof impossibleTravelSchema>;
 export type DpopConfig = z.infer<typeof dpopSchema>;
 export type OutboundConfig = z.infer<typeof outboundSchema>;
 export type SsfConfig = z.infer<typeof ssfSchema>;
+export type BackchannelLogoutConfig = z.infer<typeof backchannelLogoutSchema>;

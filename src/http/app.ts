@@ -17,6 +17,7 @@ import { providerConfiguration } from '../provider/configuration.js';
 import { ResourceServers } from '../provider/resource-servers.js';
 import { revocationHooks } from '../provider/revocation-hooks.js';
 import { AuditLog } from '../admin/audit-log.js';
+import { startBackchannelLogout, type Backchannel } from '../backchannel/backchannel.js';
 import { TravelGuard } from '../anomaly/impossible-travel.js';
 import { LocationResolver } from '../anomaly/location.js';
 import { adminRoutes } from '../admin/admin-routes.js';
@@ -68,6 +69,8 @@ export interface Latch {
   outbound: Outbound;
   /** The Shared Signals transmitter (src/ssf/), when the config has a resource server for `urn:latch:ssf`. */
   ssf: SharedSignals | undefined;
+  /** Back-channel logout: the queue and this process's delivery loop (src/backchannel/). */
+  backchannel: Backchannel;
   /** The operations listener's (`/readyz`, `/metrics`, `/healthz`: ops-server.ts), for LATCH_OPS_PORT. */
   ops: (req: IncomingMessage, res: ServerResponse) => void;
 }
@@ -142,9 +145,10 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   const outbound = new Outbound({
     // Development talks to apps on this machine; production refuses private targets unless told (docs/config.md#outbound).
     allowPrivateNetworks: config.file.outbound.allowPrivateNetworks ?? !config.production,
+    // The operator's own back-channel URIs may point inside the operator's network.
+    operatorUrls: config.file.clients.flatMap((c) => (c.backchannel_logout_uri ? [c.backchannel_logout_uri] : [])),
     timeoutMs: config.file.outbound.timeoutMs,
   });
-  redis.once('end', () => void outbound.close());
   const ssf = sharedSignals({
     issuer: config.issuer, production: config.production, config: config.file.ssf, store, introspector, outbound, pushTimeoutMs: config.file.outbound.timeoutMs,
     jwks: config.secrets.jwks, registry: metrics.registry, logger, audiences: resourceServers.all().map((rs) => rs.audience),
@@ -154,6 +158,9 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     events.addSink((event) => ssf.publish(event));
     redis.once('end', () => void ssf.close());
   }
+  const backchannel = startBackchannelLogout({ config, store, provider, revocations, audit, outbound, responder, registry: metrics.registry, logger });
+  // Deliveries and pushes under way finish before the sender closes.
+  redis.once('end', () => void backchannel.stop().then(() => outbound.close()));
 
   // Where a form post on Latch's pages may end up: the clients' callbacks (consent) and their
   // post-logout pages (logout confirmation), whatever their origin.
@@ -208,5 +215,5 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     if (req.method === 'POST' && route?.name === 'introspection' && route.exact) return introspect(req, res);
     return koa(req, res);
   };
-  return { provider, store, accounts, credentials, revocations, audit, introspector, metrics, rateLimits, outbound, ssf, ops: opsListener(store, metrics), callback };
+  return { provider, store, accounts, credentials, revocations, audit, introspector, metrics, rateLimits, outbound, ssf, backchannel, ops: opsListener(store, metrics), callback };
 }

@@ -43,6 +43,12 @@ export class JwtResponder {
     return this.#key(alg);
   }
 
+  /** Signs another kind of JWT with the same keys (logout tokens: src/backchannel/logout-token.ts), explicitly typed `typ`. */
+  async signJwt(jwt: SignJWT, alg: string, typ: string): Promise<string> {
+    const { key, kid } = await this.#key(alg);
+    return jwt.setProtectedHeader({ alg, typ, ...(kid ? { kid } : {}) }).sign(key);
+  }
+
   async sign(body: object, audience: string, alg: string): Promise<string> {
     const { key, kid } = await this.#key(alg);
     return new SignJWT({ token_introspection: body })

@@ -40,6 +40,8 @@ function clientMetadata(client: ClientConfig): ClientMetadata {
     ...(client.scope ? { scope: client.scope } : {}),
     ...(client.jwks ? { jwks: client.jwks as ClientMetadata['jwks'] } : {}),
     ...(client.dpop_bound_access_tokens ? { dpop_bound_access_tokens: true } : {}),
+    ...(client.backchannel_logout_uri ? { backchannel_logout_uri: client.backchannel_logout_uri } : {}),
+    ...(client.backchannel_logout_session_required !== undefined ? { backchannel_logout_session_required: client.backchannel_logout_session_required } : {}),
   };
 }
 
@@ -141,6 +143,10 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
       // One introspection decision: Latch's (src/introspection/introspect.ts), for every caller.
       introspection: { enabled: false },
       jwtIntrospection: { enabled: false },
+      // OIDC Back-Channel Logout 1.0: discovery's backchannel_logout_supported and
+      // backchannel_logout_session_supported, the client metadata, sid in ID tokens. Sending is
+      // Latch's: src/backchannel/ routes oidc-provider's own end_session sends into its queue.
+      backchannelLogout: { enabled: true },
       revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => revocationAllowed(client, token) },
       rpInitiatedLogout: {
         enabled: true,

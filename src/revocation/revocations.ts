@@ -4,6 +4,7 @@ import type { RedisStore } from '../../adapters/redis/redis-store.js';
 import { decodeFetch, isRevoked } from '../../adapters/redis/record-state.js';
 import type { Logger } from '../log/logger.js';
 import { EventPublisher, tokenSha256, type RevocationScope } from './events.js';
+import type { PriorState, RevocationObserver } from './revocation-observer.js';
 
 export interface Actor {
   /** Who: an admin client id, `user` (devices page) or `latch` (automatic response). */
@@ -54,6 +55,8 @@ export class Revocations {
   readonly #logger: Logger;
   /** Per request: the grants whose death it already published (oidc-provider kills one grant several times over). */
   readonly #published = new WeakMap<object, Map<string, Promise<void>>>();
+  /** Back-channel logout: told what each revocation ended (revocation-observer.ts). */
+  #observer: RevocationObserver | undefined;
 
   constructor(store: RedisStore, events: EventPublisher, logger: Logger) {
     this.#store = store;
@@ -65,41 +68,63 @@ export class Revocations {
     return this.#events;
   }
 
+  /** Tells `observer` what every revocation from now on ends (set once, at assembly). */
+  observe(observer: RevocationObserver): void {
+    this.#observer = observer;
+  }
+
   /** Log out of all devices: every token, refresh token, session and pending code of the account. */
   async revokeAccount(sub: string, by: Actor): Promise<RevocationResult> {
+    const prior = await this.#observer?.beforeAccountEpoch(sub);
     const epoch = await this.#store.run(() => this.#store.stampEpoch(this.#store.keys.account(sub), 'epoch'));
-    return this.#afterEpoch('account', sub, undefined, epoch, by);
+    return this.#afterEpoch('account', sub, undefined, epoch, by, prior);
   }
 
   /** One client for one user (e.g. "remove this app's access"). */
   async revokeAccountClient(sub: string, clientId: string, by: Actor): Promise<RevocationResult> {
+    const prior = await this.#observer?.beforeAccountEpoch(sub, clientId);
     const epoch = await this.#store.run(() => this.#store.stampEpoch(this.#store.keys.account(sub), `ce:${clientId}`));
-    return this.#afterEpoch('account-client', sub, clientId, epoch, by);
+    return this.#afterEpoch('account-client', sub, clientId, epoch, by, prior);
   }
 
   /** Every token of a client, for every user (a compromised client). */
   async revokeClient(clientId: string, by: Actor): Promise<RevocationResult> {
     const { keys } = this.#store;
+    const prior = await this.#observer?.beforeClientEpoch(clientId);
     const epoch = await this.#store.run(() => this.#store.stampEpoch(keys.clientEpochs(), clientId));
     const [grants, tokens] = await this.#store.run(async (redis) => {
       const reply = await redis.pipeline().zcard(keys.clientGrants(clientId)).zcard(keys.clientTokens(clientId)).exec();
       return [Number(reply?.[0]?.[1] ?? 0), Number(reply?.[1]?.[1] ?? 0)];
     });
     await this.#events.publish({ scope: 'client', client_id: clientId, ...by });
-    const job = await this.#startJob(grants + tokens, async (progress) => {
-      // Only what the epoch killed: tokens issued after it (while this job runs) are alive.
-      await this.#drain(keys.clientGrants(clientId), (grantKey) => this.#store.deleteGrant(grantKey), progress, epoch);
+    const job = await this.#createJob(grants + tokens);
+    // With back-channel logout, the observer runs the cleanup itself (durably): each grant's
+    // logout is queued before the grant is deleted.
+    const observed = prior !== undefined && (await this.#observer!.clientEpoch(clientId, epoch, prior, job, by));
+    if (!observed) this.cleanUpClient(clientId, epoch, job).catch(() => {});
+    return { epoch, grants, sessions: 0, tokens, job };
+  }
+
+  /**
+   * The cleanup after a client's epoch, as job `job`: deletes what the epoch killed (grants and
+   * grant-less tokens issued after it are alive), calling `beforeGrants` with each batch of grant
+   * keys before deleting them. Resumable: what is done has left the indices. Rejects when it stops.
+   */
+  cleanUpClient(clientId: string, epoch: number, job: string, beforeGrants?: (grantKeys: string[]) => Promise<void>): Promise<void> {
+    const { keys } = this.#store;
+    return this.#runJob(job, async (progress) => {
+      await this.#drain(keys.clientGrants(clientId), (grantKey) => this.#store.deleteGrant(grantKey), progress, epoch, beforeGrants);
       await this.#drain(keys.clientTokens(clientId), (tokenKey) => this.#store.redis.del(tokenKey), progress, epoch);
     });
-    return { epoch, grants, sessions: 0, tokens, job };
   }
 
   /** Disabling kills everything now (an epoch) and refuses logins until enabled again. */
   async disableAccount(sub: string, by: Actor): Promise<RevocationResult> {
     const { keys } = this.#store;
+    const prior = await this.#observer?.beforeAccountEpoch(sub);
     await this.#store.run((redis) => redis.hset(keys.account(sub), 'disabled', '1'));
     const epoch = await this.#store.run(() => this.#store.stampEpoch(keys.account(sub), 'epoch'));
-    return this.#afterEpoch('account-disabled', sub, undefined, epoch, by);
+    return this.#afterEpoch('account-disabled', sub, undefined, epoch, by, prior);
   }
 
   /**
@@ -123,9 +148,11 @@ export class Revocations {
     if (owner === null) return undefined;
     const clientId = (await this.#store.run(() => this.#store.readPayload(grantKey)))?.clientId;
     const sessions = await this.#store.run(() => this.#sessionsHolding(sub, deviceId));
+    const ended = await this.#observer?.beforeDeviceEnd(sub, grantKey, clientId, sessions);
     const tokens = await this.#store.run(() => this.#store.deleteGrant(grantKey));
     await this.#store.run(() => Promise.all(sessions.map((key) => this.#store.deleteSession(key))));
     await this.#events.publish({ scope: 'session', sub, client_id: clientId, session_id: deviceId, ...by });
+    await ended?.(by);
     return { grants: 1, sessions: sessions.length, tokens };
   }
 
@@ -160,6 +187,7 @@ export class Revocations {
         });
     const scope = payload.grantId ? 'grant' : 'token';
     await this.#events.publish({ scope, sub: payload.accountId, client_id: payload.clientId, token_sha256: tokenSha256(token), ...by });
+    if (payload.grantId) await this.#observer?.grantEnded({ grantId: payload.grantId, clientId: payload.clientId, sub: payload.accountId }, by);
     return { grants: payload.grantId ? 1 : 0, sessions: 0, tokens };
   }
 
@@ -184,7 +212,9 @@ export class Revocations {
     }
     const pending = published?.get(death.grantId);
     if (pending) return pending;
-    const publishing = this.#events.publish({ scope: 'grant', sub: death.accountId, client_id: death.clientId, ...by }).then(() => undefined);
+    const publishing = this.#events
+      .publish({ scope: 'grant', sub: death.accountId, client_id: death.clientId, ...by })
+      .then(() => this.#observer?.grantEnded({ grantId: death.grantId, clientId: death.clientId, sub: death.accountId }, by, request));
     published?.set(death.grantId, publishing);
     return publishing;
   }
@@ -239,7 +269,7 @@ export class Revocations {
     });
   }
 
-  async #afterEpoch(scope: RevocationScope, sub: string, clientId: string | undefined, epoch: number, by: Actor): Promise<RevocationResult> {
+  async #afterEpoch(scope: RevocationScope, sub: string, clientId: string | undefined, epoch: number, by: Actor, prior?: PriorState): Promise<RevocationResult> {
     const { keys } = this.#store;
     const [grantKeys, sessions] = await this.#store.run(async (redis) => {
       const reply = await redis.pipeline().zrange(keys.accountGrants(sub), '0', '-1').zcard(keys.accountSessions(sub)).exec();
@@ -251,6 +281,8 @@ export class Revocations {
     });
     const tokens = counts.reduce((a, b) => a + b, 0);
     await this.#events.publish({ scope, sub, ...(clientId ? { client_id: clientId } : {}), ...by });
+    // Before the job below tombstones the sessions: their payloads name the apps' sessions (sid).
+    if (prior) await this.#observer!.accountEpoch(sub, clientId, prior, by);
     const job = await this.#startJob(grantKeys.length + (clientId ? 0 : sessions), async (progress) => {
       await this.#drain(keys.accountGrants(sub), async (grantKey) => {
         if (clientId) {
@@ -269,13 +301,14 @@ export class Revocations {
    * Deletes the members of an index in batches. With `epoch`, only records born at or before it:
    * a login that happened after the revocation keeps its grant.
    */
-  async #drain(index: string, remove: (key: string) => Promise<unknown>, progress: () => Promise<void>, epoch?: number): Promise<void> {
+  async #drain(index: string, remove: (key: string) => Promise<unknown>, progress: () => Promise<void>, epoch?: number, beforeBatch?: (keys: string[]) => Promise<void>): Promise<void> {
     const redis = this.#store.redis;
     let cursor = 0;
     for (;;) {
       const batch = await redis.zrange(index, String(cursor), String(cursor + 199));
       if (batch.length === 0) return;
       const births = await Promise.all(batch.map((key) => this.#store.readBirth(key)));
+      await beforeBatch?.(batch.filter((_, i) => epoch === undefined || births[i] === undefined || births[i]! <= epoch));
       let kept = 0;
       for (let i = 0; i < batch.length; i++) {
         const born = births[i];
@@ -294,19 +327,32 @@ export class Revocations {
 
   /** Runs `work` in the background, recording progress in Redis for the admin API and CLI. */
   async #startJob(total: number, work: (progress: () => Promise<void>) => Promise<void>): Promise<string> {
+    const id = await this.#createJob(total);
+    this.#runJob(id, work).catch(() => {});
+    return id;
+  }
+
+  async #createJob(total: number): Promise<string> {
     const id = randomBytes(12).toString('base64url');
     const key = this.#store.keys.job(id);
     await this.#store.run((redis) => redis.pipeline().hset(key, { total, done: 0, state: 'running' }).expire(key, 86_400).exec());
+    return id;
+  }
+
+  /** Runs job `id`'s `work`, recording its progress and end; rejects (after recording it) when the work fails. */
+  async #runJob(id: string, work: (progress: () => Promise<void>) => Promise<void>): Promise<void> {
+    const key = this.#store.keys.job(id);
     const progress = async () => {
       await this.#store.redis.hincrby(key, 'done', 1);
     };
-    work(progress)
-      .then(() => this.#store.redis.hset(key, 'state', 'done'))
-      .catch((err: Error) => {
-        this.#logger.warn({ job: id, err: err.message }, 'revocation cleanup stopped; dead records will expire by TTL');
-        return this.#store.redis.hset(key, 'state', 'failed').catch(() => 0);
-      });
-    return id;
+    try {
+      await work(progress);
+      await this.#store.redis.hset(key, 'state', 'done');
+    } catch (err) {
+      this.#logger.warn({ job: id, err: (err as Error).message }, 'revocation cleanup stopped; dead records will expire by TTL');
+      await this.#store.redis.hset(key, 'state', 'failed').catch(() => 0);
+      throw err;
+    }
   }
 
   async job(id: string): Promise<{ total: number; done: number; state: string } | undefined> {

@@ -20,6 +20,8 @@ let middleware: KoaResourceServer;
 let app: Server;
 let appUrl: string;
 let browser: Browser;
+/** While true, the app's back-channel logout endpoint answers 503. */
+let backchannelDown = false;
 /** Every status the Orders API answered, in order (what the app saw). */
 const apiStatuses: number[] = [];
 /** What an eavesdropper between the app and the API saw of the last call: its credentials. */
@@ -46,7 +48,12 @@ beforeAll(async () => {
     void orders(req, res);
   });
   const web = await createWebApp({ issuer: latch.url, clientId: 'demo-web', clientSecret: RS_SECRETS.demoWeb, appUrl, apiUrl: api.url });
-  app = createServer(web.callback());
+  const handle = web.callback();
+  app = createServer((req, res) => {
+    // A back-channel endpoint that is down (Latch retries later): the app must still cope on its own.
+    if (backchannelDown && req.url === '/backchannel-logout') return void res.writeHead(503).end();
+    void handle(req, res);
+  });
   await new Promise<void>((resolve) => app.listen(appPort, '127.0.0.1', resolve));
   browser = await launchChromium();
 }, 60_000);
@@ -158,7 +165,8 @@ describe('examples/web-app in headless Chromium, with examples/koa-api and a rea
     await context.close();
   });
 
-  it('after an admin revokes the user, the next API call fails with 401 and the app sends the user back to login', async () => {
+  it('after an admin revokes the user while its back-channel endpoint is down, the next API call fails with 401 and the app sends the user back to login', async () => {
+    backchannelDown = true;
     const context = await browser.newContext();
     const page = await context.newPage();
     await logIn(page);
@@ -176,5 +184,41 @@ describe('examples/web-app in headless Chromium, with examples/koa-api and a rea
     expect(await page.getByRole('heading', { name: 'Sign in' }).count()).toBe(1);
     expect(await page.locator('#username').count()).toBe(1);
     await context.close();
+    backchannelDown = false;
+  });
+
+  it('after "Log out of all devices" in another browser, reloading the app asks to sign in although it never called an API (back-channel logout)', async () => {
+    const appContext = await browser.newContext();
+    const app = await appContext.newPage();
+    await logIn(app);
+    const calls = apiStatuses.length;
+
+    // Elsewhere (another browser, its own cookies): Latch's devices page, "Log out of all devices".
+    const otherContext = await browser.newContext();
+    const devices = await otherContext.newPage();
+    await devices.goto(`${latch.url}/account/devices`);
+    await devices.getByLabel('Username').fill('alice');
+    await devices.getByLabel('Password').fill('alice-password-1');
+    await devices.getByRole('button', { name: 'Sign in' }).click();
+    await devices.waitForURL(`${latch.url}/account/devices`);
+    await expect(devices.locator('tbody').innerText()).resolves.toContain('Demo Web App');
+    await devices.getByRole('button', { name: 'Log out of all devices' }).click();
+    await expect(devices.getByRole('heading', { name: 'Signed out everywhere' }).isVisible()).resolves.toBe(true);
+
+    // The app's own session ended through its back-channel endpoint (delivered in the background, within moments).
+    let text = '';
+    for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+      await app.reload();
+      text = (await app.textContent('body')) ?? '';
+      if (text.includes('You are signed out.')) break;
+    }
+    expect(text).toContain('You are signed out.');
+    await expect(app.locator('#login').isVisible()).resolves.toBe(true);
+    expect(apiStatuses.length).toBe(calls);
+    await app.click('#login');
+    await app.waitForURL(`${latch.url}/interaction/**`);
+    expect(await app.locator('#username').count()).toBe(1);
+    await otherContext.close();
+    await appContext.close();
   });
 });

@@ -68,6 +68,7 @@ export async function rsConfig(options: RsConfigOptions = {}): Promise<RsConfig>
               grant_types: ['authorization_code', 'refresh_token'],
               redirect_uris: [`${app}/callback`],
               post_logout_redirect_uris: [`${app}/`],
+              backchannel_logout_uri: `${app}/backchannel-logout`,
               scope: 'openid profile email offline_access orders:read orders:write',
               resources: [ORDERS_API],
             },
