@@ -183,6 +183,18 @@ export class RedisKeys {
     return `${this.prefix}client-epochs`;
   }
 
+  /**
+   * Managed configuration changes (src/live/): a counter bumped on every change and the pub/sub
+   * channel that announces it, so every process drops its in-memory copy within a second.
+   */
+  liveVersion(): string {
+    return `${this.prefix}live:version`;
+  }
+
+  liveChannel(): string {
+    return `${this.prefix}live`;
+  }
+
   /** Pub/sub channel and Stream of revocation and security events (docs/events.md). */
   eventsChannel(): string {
     return `${this.prefix}events`;

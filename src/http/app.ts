@@ -47,6 +47,7 @@ import { health } from './health.js';
 import { LatchMetrics } from './metrics.js';
 import { opsListener } from './ops-server.js';
 import { requestLog } from './request-log.js';
+import { LiveUpdates } from '../live/live-updates.js';
 import { secureCookiesAlways } from './secure-cookies.js';
 import { securityHeaders } from './security-headers.js';
 import { staticAssets } from './static-assets.js';
@@ -71,6 +72,8 @@ export interface Latch {
   ssf: SharedSignals | undefined;
   /** Back-channel logout: the queue and this process's delivery loop (src/backchannel/). */
   backchannel: Backchannel;
+  /** Announces managed clients and APIs changed, to every process of every instance (src/live/). */
+  live: LiveUpdates;
   /** The operations listener's (`/readyz`, `/metrics`, `/healthz`: ops-server.ts), for LATCH_OPS_PORT. */
   ops: (req: IncomingMessage, res: ServerResponse) => void;
 }
@@ -96,6 +99,8 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   store.onLatency = (seconds) => metrics.redisLatency.observe(seconds);
   const accounts = new AccountStore(store);
   const resourceServers = new ResourceServers(config.file);
+  const live = new LiveUpdates(store, logger);
+  redis.once('end', () => live.close());
   const events = new EventPublisher(store);
   events.onPublish = (event) => {
     if (event.type === 'revocation') metrics.revocations.inc({ scope: event.scope });
@@ -215,5 +220,5 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     if (req.method === 'POST' && route?.name === 'introspection' && route.exact) return introspect(req, res);
     return koa(req, res);
   };
-  return { provider, store, accounts, credentials, revocations, audit, introspector, metrics, rateLimits, outbound, ssf, backchannel, ops: opsListener(store, metrics), callback };
+  return { provider, store, accounts, credentials, revocations, audit, introspector, metrics, rateLimits, outbound, ssf, backchannel, live, ops: opsListener(store, metrics), callback };
 }
