@@ -14,6 +14,9 @@ import type { RevocationResult, Revocations } from '../revocation/revocations.js
 import type { RedisStore } from '../../adapters/redis/redis-store.js';
 import type { Credentials } from '../credentials/credentials.js';
 import { accountAdminRoutes, accountView } from './account-admin-routes.js';
+import { clientAdminRoutes } from './client-admin-routes.js';
+import type { ClientService } from '../clients/client-service.js';
+import type { InitialAccessTokens } from '../clients/initial-access-tokens.js';
 import type { AuditLog } from './audit-log.js';
 import { authenticateAdmin, BearerError, type AdminCaller } from './bearer-auth.js';
 import { openApiDocument } from './openapi.js';
@@ -22,6 +25,10 @@ import { auditQuery, reasonBody, rolesBody, tokenBody } from './schemas.js';
 
 export interface AdminDependencies {
   provider: Provider;
+  /** Clients managed at run time (src/clients/). */
+  clients?: ClientService;
+  /** Initial access tokens for dynamic client registration (when registration is on). */
+  initialAccessTokens?: InitialAccessTokens;
   roles: RolePolicy;
   travel: TravelGuard;
   introspector: Introspector;
@@ -196,6 +203,7 @@ export function adminRoutes(deps: AdminDependencies) {
       },
     },
   ];
+  if (deps.clients) routes.push(...clientAdminRoutes({ clients: deps.clients, initialAccessTokens: deps.initialAccessTokens, written }));
   routes.push(...accountAdminRoutes({ store: deps.store, accounts, credentials: deps.credentials, roles, audit, logger, account, written }));
 
   return async function admin(ctx: Context, next: Next) {

@@ -90,6 +90,10 @@ export const clientSchema = z.strictObject({
   backchannel_logout_uri: backchannelLogoutUri.optional(),
   /** The client needs `sid` in its logout tokens (OIDC Back-Channel Logout 1.0 §2.2); Latch sends it whenever it knows it. */
   backchannel_logout_session_required: z.boolean().optional(),
+  /** Seconds: caps the lifetime of this client's access tokens (its API's own TTL when shorter wins). */
+  access_token_ttl: z.number().int().min(10).max(86_400).optional(),
+  /** Seconds: caps the lifetime of this client's refresh tokens (ttl.refreshToken when shorter wins). */
+  refresh_token_ttl: z.number().int().min(60).max(366 * 86_400).optional(),
 });
 
 export const accountSchema = z.strictObject({
@@ -366,57 +370,9 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_id'], message: `duplicate client_id "${client.client_id}"` });
       }
       clientIds.add(client.client_id);
-      client.resources.forEach((aud, j) => {
-        if (!audiences.has(aud)) {
-          ctx.addIssue({ code: 'custom', path: ['clients', i, 'resources', j], message: `no resource server has audience "${aud}"` });
-        }
-      });
-      const confidential = client.token_endpoint_auth_method.startsWith('client_secret');
-      if (confidential && !client.client_secret) {
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_secret'], message: `required for ${client.token_endpoint_auth_method}` });
-      }
-      if (!confidential && client.client_secret !== undefined) {
-        // A secret the client may not authenticate with is a secret that would still work somewhere.
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_secret'], message: `must not be set for ${client.token_endpoint_auth_method} (only client_secret_basic and client_secret_post clients authenticate with a secret)` });
-      }
-      if (client.token_endpoint_auth_method === 'private_key_jwt' && !client.jwks) {
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'jwks'], message: 'required for private_key_jwt' });
-      }
-      if (client.grant_types.includes('authorization_code') && client.redirect_uris.length === 0) {
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'redirect_uris'], message: 'required for authorization_code' });
-      }
-      if (client.backchannel_logout_uri && !client.grant_types.includes('authorization_code')) {
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'backchannel_logout_uri'], message: 'back-channel logout is for clients users sign in to (authorization_code)' });
-      }
-      if (client.backchannel_logout_session_required !== undefined && !client.backchannel_logout_uri) {
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'backchannel_logout_session_required'], message: 'needs backchannel_logout_uri' });
-      }
-      if (client.grant_types.includes('client_credentials') && client.token_endpoint_auth_method === 'none') {
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'grant_types'], message: 'client_credentials needs a confidential client' });
-      }
-      const exchanges = client.grant_types.includes(TOKEN_EXCHANGE_GRANT);
-      if (exchanges && client.token_endpoint_auth_method === 'none') {
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'grant_types'], message: 'token exchange needs a confidential client' });
-      }
-      if (exchanges && !client.token_exchange) {
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'token_exchange'], message: `required for ${TOKEN_EXCHANGE_GRANT} (the audiences it may exchange tokens for)` });
-      }
-      if (client.token_exchange && !exchanges) {
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'grant_types'], message: `must include ${TOKEN_EXCHANGE_GRANT} when token_exchange is set` });
-      }
-      const targetScopes = new Set<string>();
-      client.token_exchange?.audiences.forEach((aud, j) => {
-        const target = jwtAudiences.get(aud) ?? config.resourceServers.find((rs) => rs.audience === aud);
-        if (!target) {
-          ctx.addIssue({ code: 'custom', path: ['clients', i, 'token_exchange', 'audiences', j], message: `no resource server or tokenExchange.jwtAudiences entry has audience "${aud}"` });
-        }
-        target?.scopes.forEach((scope) => targetScopes.add(scope));
-      });
-      client.token_exchange?.scopes?.forEach((scope, j) => {
-        if (!targetScopes.has(scope)) {
-          ctx.addIssue({ code: 'custom', path: ['clients', i, 'token_exchange', 'scopes', j], message: `none of the client's token_exchange audiences has scope "${scope}"` });
-        }
-      });
+      checkClient(client, { audiences, resourceServers: config.resourceServers, jwtAudiences }, (path, message) =>
+        ctx.addIssue({ code: 'custom', path: ['clients', i, ...path], message }),
+      );
     });
     if (config.backchannelLogout.visibilityTimeoutMs <= config.outbound.timeoutMs) {
       ctx.addIssue({ code: 'custom', path: ['backchannelLogout', 'visibilityTimeoutMs'], message: 'must be longer than outbound.timeoutMs (a delivery still running would be taken over)' });
@@ -466,3 +422,68 @@ export type DpopConfig = z.infer<typeof dpopSchema>;
 export type OutboundConfig = z.infer<typeof outboundSchema>;
 export type SsfConfig = z.infer<typeof ssfSchema>;
 export type BackchannelLogoutConfig = z.infer<typeof backchannelLogoutSchema>;
+
+/** What a client's rules need to know of the rest of the configuration. */
+export interface ClientContext {
+  audiences: ReadonlySet<string>;
+  resourceServers: ReadonlyArray<{ audience: string; scopes: readonly string[] }>;
+  jwtAudiences: ReadonlyMap<string, { scopes: readonly string[] }>;
+}
+
+/**
+ * The rules of one client beyond its shape, the same for a config client and one managed at run
+ * time (src/clients/): `issue(path, message)` is called for each broken one, the path inside the client.
+ */
+export function checkClient(client: ClientConfig, { audiences, resourceServers, jwtAudiences }: ClientContext, issue: (path: Array<string | number>, message: string) => void): void {
+  client.resources.forEach((aud, j) => {
+    if (!audiences.has(aud)) {
+      issue(['resources', j], `no resource server has audience "${aud}"`);
+    }
+  });
+  const confidential = client.token_endpoint_auth_method.startsWith('client_secret');
+  if (confidential && !client.client_secret) {
+    issue(['client_secret'], `required for ${client.token_endpoint_auth_method}`);
+  }
+  if (!confidential && client.client_secret !== undefined) {
+    // A secret the client may not authenticate with is a secret that would still work somewhere.
+    issue(['client_secret'], `must not be set for ${client.token_endpoint_auth_method} (only client_secret_basic and client_secret_post clients authenticate with a secret)`);
+  }
+  if (client.token_endpoint_auth_method === 'private_key_jwt' && !client.jwks) {
+    issue(['jwks'], 'required for private_key_jwt');
+  }
+  if (client.grant_types.includes('authorization_code') && client.redirect_uris.length === 0) {
+    issue(['redirect_uris'], 'required for authorization_code');
+  }
+  if (client.backchannel_logout_uri && !client.grant_types.includes('authorization_code')) {
+    issue(['backchannel_logout_uri'], 'back-channel logout is for clients users sign in to (authorization_code)');
+  }
+  if (client.backchannel_logout_session_required !== undefined && !client.backchannel_logout_uri) {
+    issue(['backchannel_logout_session_required'], 'needs backchannel_logout_uri');
+  }
+  if (client.grant_types.includes('client_credentials') && client.token_endpoint_auth_method === 'none') {
+    issue(['grant_types'], 'client_credentials needs a confidential client');
+  }
+  const exchanges = client.grant_types.includes(TOKEN_EXCHANGE_GRANT);
+  if (exchanges && client.token_endpoint_auth_method === 'none') {
+    issue(['grant_types'], 'token exchange needs a confidential client');
+  }
+  if (exchanges && !client.token_exchange) {
+    issue(['token_exchange'], `required for ${TOKEN_EXCHANGE_GRANT} (the audiences it may exchange tokens for)`);
+  }
+  if (client.token_exchange && !exchanges) {
+    issue(['grant_types'], `must include ${TOKEN_EXCHANGE_GRANT} when token_exchange is set`);
+  }
+  const targetScopes = new Set<string>();
+  client.token_exchange?.audiences.forEach((aud, j) => {
+    const target = jwtAudiences.get(aud) ?? resourceServers.find((rs) => rs.audience === aud);
+    if (!target) {
+      issue(['token_exchange', 'audiences', j], `no resource server or tokenExchange.jwtAudiences entry has audience "${aud}"`);
+    }
+    target?.scopes.forEach((scope) => targetScopes.add(scope));
+  });
+  client.token_exchange?.scopes?.forEach((scope, j) => {
+    if (!targetScopes.has(scope)) {
+      issue(['token_exchange', 'scopes', j], `none of the client's token_exchange audiences has scope "${scope}"`);
+    }
+  });
+    }

@@ -48,6 +48,12 @@ import { LatchMetrics } from './metrics.js';
 import { opsListener } from './ops-server.js';
 import { requestLog } from './request-log.js';
 import { LiveUpdates } from '../live/live-updates.js';
+import { ClientRecords } from '../../adapters/redis/client-records.js';
+import { ClientAdapter, type ClientAdapterHooks } from '../clients/client-adapter.js';
+import { ClientRegistry } from '../clients/client-registry.js';
+import { ClientSecrets } from '../clients/client-secrets.js';
+import { ClientService } from '../clients/client-service.js';
+import { checkSecretsWithLatch } from '../clients/secret-hook.js';
 import { secureCookiesAlways } from './secure-cookies.js';
 import { securityHeaders } from './security-headers.js';
 import { staticAssets } from './static-assets.js';
@@ -74,6 +80,10 @@ export interface Latch {
   backchannel: Backchannel;
   /** Announces managed clients and APIs changed, to every process of every instance (src/live/). */
   live: LiveUpdates;
+  /** Every client, config and managed (src/clients/). */
+  clients: ClientRegistry;
+  /** Managed clients' lifecycle (admin API, registration). */
+  clientService: ClientService;
   /** The operations listener's (`/readyz`, `/metrics`, `/healthz`: ops-server.ts), for LATCH_OPS_PORT. */
   ops: (req: IncomingMessage, res: ServerResponse) => void;
 }
@@ -115,7 +125,18 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   });
   const throttle = new LoginThrottle(store, config.file.loginThrottle);
   const introspector = new Introspector({ store, issuer: config.issuer, resourceServers, roles });
-  const adapter = redisAdapterFactory(store, revocationHooks(revocations, logger));
+  // Clients: the config's, and those managed at run time (src/clients/), which oidc-provider reads
+  // through the adapter's Client model. Any change, on any instance, drops this process's copies.
+  const clientSecrets = new ClientSecrets(store.keys);
+  const clients = new ClientRegistry(config.file.clients, new ClientRecords(store), clientSecrets);
+  live.on('client', (id) => clients.drop(id));
+  const refreshOrigins = () => clients.refreshOrigins().catch((err: Error) => logger.warn({ err: err.message }, 'could not re-read the clients\' redirect origins (CSP form-action)'));
+  clients.onDrop(() => void refreshOrigins());
+  void refreshOrigins();
+  const clientHooks: ClientAdapterHooks = { changed: async () => {}, destroy: async () => {} };
+  const clientAdapter = new ClientAdapter(clients, store.keys, clientHooks);
+  const baseAdapter = redisAdapterFactory(store, revocationHooks(revocations, logger));
+  const adapter = (model: string) => (model === 'Client' ? clientAdapter : baseAdapter(model));
   const responder = new JwtResponder(config.secrets.jwks, config.issuer);
   const introspectionSigningAlgs = responder.supported();
   config.file.clients.forEach((client, i) => {
@@ -130,6 +151,11 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     }
   });
   const provider = new Provider(config.issuer, providerConfiguration({ config, accounts, resourceServers, adapter, introspectionSigningAlgs }));
+  // /token and /revoke check secrets with the same function as /introspect (secret-hook.ts).
+  checkSecretsWithLatch(provider, clients);
+  const clientService = new ClientService({
+    provider, resourceServers, file: config.file, introspectionSigningAlgs, production: config.production, registry: clients, revocations, live,
+  });
   // RFC 8693 at /token: exchanged tokens judged by the same Introspector as every /introspect.
   const defaultJwtAlg = introspectionSigningAlgs.includes('RS256') ? 'RS256' : introspectionSigningAlgs[0];
   registerTokenExchange(provider, { introspector, policy: new ExchangePolicy(config.file, defaultJwtAlg), jwts: new ExchangedJwts(responder, config.issuer) });
@@ -167,20 +193,17 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   // Deliveries and pushes under way finish before the sender closes.
   redis.once('end', () => void backchannel.stop().then(() => outbound.close()));
 
-  // Where a form post on Latch's pages may end up: the clients' callbacks (consent) and their
-  // post-logout pages (logout confirmation), whatever their origin.
-  const formTargets = config.file.clients.flatMap((c) => [...c.redirect_uris, ...c.post_logout_redirect_uris]);
-  const redirectOrigins = [...new Set(formTargets.map((u) => new URL(u).origin))];
-
   provider.use(requestLog(logger, metrics));
   provider.use(errorHandler(logger));
-  provider.use(securityHeaders(redirectOrigins));
+  // Where a form post on Latch's pages may end up: the clients' callbacks (consent) and their
+  // post-logout pages (logout confirmation), whatever their origin; re-read when a client changes.
+  provider.use(securityHeaders(() => clients.origins()));
   provider.use(canonicalRoute);
   provider.use(health());
   provider.use(rateLimit(rateLimits));
   provider.use(staticAssets);
   provider.use(rfcErrorCodes);
-  provider.use(adminRoutes({ provider, introspector, revocations, audit, accounts, credentials, store, logger, roles, travel, rateLimits, proofs: new LatchProofs(store, config.issuer) }));
+  provider.use(adminRoutes({ clients: clientService, provider, introspector, revocations, audit, accounts, credentials, store, logger, roles, travel, rateLimits, proofs: new LatchProofs(store, config.issuer) }));
   if (ssf) provider.use(ssf.routes);
   provider.use(accountRoutes(provider, accounts, revocations));
   provider.use(passwordRoutes({ provider, accounts, credentials, throttle, rateLimits, sessionTTL: config.file.ttl.session }));
@@ -210,9 +233,10 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     responder,
     // RFC 9701 §6: "the default, if omitted, is RS256"; a deployment with no RSA key signs with the first alg it has.
     defaultAlg: introspectionSigningAlgs.includes('RS256') ? 'RS256' : introspectionSigningAlgs[0],
-    algs: new Map(config.file.clients.flatMap((c) => (c.introspection_signed_response_alg ? [[c.client_id, c.introspection_signed_response_alg] as const] : []))),
+    // The caller was just authenticated: its registration is in the registry's memory.
+    algs: { get: (clientId: string) => clients.peek(clientId)?.introspectionAlg },
   };
-  const authenticator = new ClientAuthenticator(config.file.clients, { issuer: config.issuer, store });
+  const authenticator = new ClientAuthenticator(clients, { issuer: config.issuer, store });
   const introspect = introspectionEndpoint(introspector, authenticator, jwt, logger, metrics, rateLimits);
   const callback: Latch['callback'] = (req, res) => {
     // On the resolved route, not on the string: a variant of the path is Koa's gate's to refuse.
@@ -220,5 +244,5 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     if (req.method === 'POST' && route?.name === 'introspection' && route.exact) return introspect(req, res);
     return koa(req, res);
   };
-  return { provider, store, accounts, credentials, revocations, audit, introspector, metrics, rateLimits, outbound, ssf, backchannel, live, ops: opsListener(store, metrics), callback };
+  return { provider, store, accounts, credentials, revocations, audit, introspector, metrics, rateLimits, outbound, ssf, backchannel, live, clients, clientService, ops: opsListener(store, metrics), callback };
 }

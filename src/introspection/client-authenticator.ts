@@ -1,7 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JSONWebKeySet } from 'jose';
 import type { RedisStore } from '../../adapters/redis/redis-store.js';
-import type { ClientConfig } from '../config/schema.js';
+import type { ClientRegistry, KnownClient } from '../clients/client-registry.js';
 import { InvalidClient, InvalidRequest } from '../errors/oauth-error.js';
 import { assertionProblem, ASSERTION_ALGS, CLOCK_TOLERANCE_SECONDS, JWT_BEARER } from '../provider/client-assertion.js';
 
@@ -13,10 +12,6 @@ export interface ClientParams {
   client_secret?: string;
   client_assertion?: string;
   client_assertion_type?: string;
-}
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
 }
 
 /** RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64. */
@@ -33,47 +28,46 @@ const MISMATCH = 'the provided authentication mechanism does not match the regis
  * method's family (a secret for the secret methods, an assertion for private_key_jwt); public
  * clients (`none`) cannot introspect. Anything else is 401 `invalid_client`.
  *
- * Secrets are compared in constant time against digests made once at start-up; a Basic header
- * already verified is a Map lookup (a resource server sends the same one on every call).
- * Assertions cost a signature check and one `SET NX` (their `jti` is single-use everywhere).
+ * Clients come from the ClientRegistry (config and managed alike). Secrets are checked by the one
+ * secret check (ClientSecrets.verify: keyed hashes, constant time, rotation grace); a Basic header
+ * already verified is a Map lookup (a resource server sends the same one on every call), bounded,
+ * remembered only until the secret it matched dies, and forgotten whenever a client changes on any
+ * instance (the registry's drop, on every live announcement). Assertions cost a signature check and
+ * one `SET NX` (their `jti` is single-use everywhere).
  */
 export class ClientAuthenticator {
-  readonly #secrets = new Map<string, Buffer>();
-  readonly #keys = new Map<string, ReturnType<typeof createLocalJWKSet>>();
-  readonly #methods = new Map<string, ClientConfig['token_endpoint_auth_method']>();
+  readonly #registry: ClientRegistry;
+  readonly #keys = new Map<string, { jwks: unknown; keys: ReturnType<typeof createLocalJWKSet> }>();
   readonly #issuer: string;
   readonly #store: RedisStore;
   /**
-   * Credentials already verified (client id + secret → ok). Bounded; only successes are kept, so a
-   * wrong secret is always re-checked in constant time.
+   * Credentials already verified (client id + secret → client id and until when). Bounded; only
+   * successes are kept, so a wrong secret is always re-checked in constant time.
    */
-  readonly #verified = new Map<string, string>();
+  readonly #verified = new Map<string, { clientId: string; until: number }>();
   static readonly MAX_VERIFIED = 1024;
 
-  constructor(clients: readonly ClientConfig[], options: { issuer: string; store: RedisStore }) {
+  constructor(registry: ClientRegistry, options: { issuer: string; store: RedisStore }) {
+    this.#registry = registry;
     this.#issuer = options.issuer;
     this.#store = options.store;
-    for (const client of clients) {
-      this.#methods.set(client.client_id, client.token_endpoint_auth_method);
-      // The config schema allows a secret only on the secret methods, jwks for any.
-      if (client.client_secret) this.#secrets.set(client.client_id, digest(client.client_secret));
-      if (client.token_endpoint_auth_method === 'private_key_jwt' && client.jwks) {
-        this.#keys.set(client.client_id, createLocalJWKSet(client.jwks as JSONWebKeySet));
-      }
-    }
+    registry.onDrop(() => {
+      this.#verified.clear();
+      this.#keys.clear();
+    });
   }
 
   /** Returns the authenticated client id, or throws 400 `invalid_request` / 401 `invalid_client`. */
   async authenticate(authorization: string | undefined, params: ClientParams): Promise<{ clientId: string; method: ClientAuthMethod }> {
     const presented = [authorization !== undefined, params.client_secret !== undefined, params.client_assertion !== undefined].filter(Boolean).length;
     if (presented > 1) throw new InvalidRequest('client authentication must only be provided using one mechanism');
-    if (authorization !== undefined) return { clientId: this.#secret(...this.#basic(authorization, params)), method: 'client_secret_basic' };
+    if (authorization !== undefined) return { clientId: await this.#secret(...this.#basic(authorization, params)), method: 'client_secret_basic' };
     if (params.client_secret !== undefined) {
       if (!params.client_id) throw new InvalidRequest('client_secret needs client_id');
-      return { clientId: this.#secret(params.client_id, params.client_secret), method: 'client_secret_post' };
+      return { clientId: await this.#secret(params.client_id, params.client_secret), method: 'client_secret_post' };
     }
     if (params.client_assertion !== undefined) return { clientId: await this.#assertion(params), method: 'private_key_jwt' };
-    if (params.client_id !== undefined && this.#methods.has(params.client_id)) {
+    if (params.client_id !== undefined && (await this.#registry.find(params.client_id))) {
       throw new InvalidClient('client authentication is required (public clients cannot introspect)');
     }
     throw new InvalidClient('client authentication is required');
@@ -100,18 +94,27 @@ export class ClientAuthenticator {
     return [clientId, secret];
   }
 
-  #secret(clientId: string, secret: string): string {
+  async #secret(clientId: string, secret: string): Promise<string> {
     const memo = `${clientId}\0${secret}`;
     const known = this.#verified.get(memo);
-    if (known) return known;
-    const expected = this.#secrets.get(clientId);
-    const presented = digest(secret);
-    const same = timingSafeEqual(presented, expected ?? presented);
-    if (!expected && this.#methods.has(clientId)) throw new InvalidClient(MISMATCH);
-    if (!expected || !same) throw new InvalidClient();
+    if (known && Date.now() < known.until) return known.clientId;
+    const client = this.#registry.peek(clientId) ?? (await this.#registry.find(clientId));
+    const match = this.#registry.secrets.verify(clientId, client?.credential ?? {}, secret);
+    if (client && !client.credential.current) throw new InvalidClient(MISMATCH);
+    if (!client || !match) throw new InvalidClient();
     if (this.#verified.size >= ClientAuthenticator.MAX_VERIFIED) this.#verified.clear();
-    this.#verified.set(memo, clientId);
+    this.#verified.set(memo, { clientId, until: match.until });
     return clientId;
+  }
+
+  /** The client's key set (private_key_jwt clients only), built once per registration. */
+  #keySet(client: KnownClient | undefined): ReturnType<typeof createLocalJWKSet> | undefined {
+    if (!client || client.method !== 'private_key_jwt' || !client.jwks) return undefined;
+    const cached = this.#keys.get(client.clientId);
+    if (cached && cached.jwks === client.jwks) return cached.keys;
+    const keys = createLocalJWKSet(client.jwks as JSONWebKeySet);
+    this.#keys.set(client.clientId, { jwks: client.jwks, keys });
+    return keys;
   }
 
   /** RFC 7523 §3 with Latch's rules (src/provider/client-assertion.ts). */
@@ -126,8 +129,9 @@ export class ClientAuthenticator {
     }
     if (typeof sub !== 'string' || !sub) throw new InvalidClient('sub (JWT subject) must be provided in the client_assertion JWT');
     if (params.client_id !== undefined && params.client_id !== sub) throw new InvalidRequest('client_id mismatch');
-    const keys = this.#keys.get(sub);
-    if (!keys) throw new InvalidClient(this.#methods.has(sub) ? MISMATCH : undefined);
+    const client = await this.#registry.find(sub);
+    const keys = this.#keySet(client);
+    if (!keys) throw new InvalidClient(client ? MISMATCH : undefined);
 
     let payload;
     try {

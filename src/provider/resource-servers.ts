@@ -1,12 +1,21 @@
-import type { ClientConfig, LatchFileConfig, ResourceServerConfig } from '../config/schema.js';
+import type { LatchFileConfig, ResourceServerConfig } from '../config/schema.js';
+
+/**
+ * What the lookups need of a client: the audiences it may get tokens for (its `resources`
+ * metadata). Read from the client oidc-provider resolved for the request (a config client or a
+ * managed one: src/clients/), never from a copy made at start-up, so a client changed at run time
+ * is judged by what it is now.
+ */
+export interface ClientResources {
+  resources?: readonly string[];
+}
 
 /**
  * Lookups over the configured resource servers, built once at start-up: which API an audience is,
- * which APIs a client may get tokens for, and which APIs a client introspects for.
+ * which of its APIs a client may get tokens for, and which APIs a client introspects for.
  */
 export class ResourceServers {
   readonly #byAudience = new Map<string, ResourceServerConfig>();
-  readonly #byClient = new Map<string, ClientConfig>();
   readonly #introspectedBy = new Map<string, Set<string>>();
 
   constructor(config: LatchFileConfig) {
@@ -18,7 +27,6 @@ export class ResourceServers {
         this.#introspectedBy.set(clientId, set);
       }
     }
-    for (const client of config.clients) this.#byClient.set(client.client_id, client);
   }
 
   get(audience: string): ResourceServerConfig | undefined {
@@ -30,8 +38,8 @@ export class ResourceServers {
   }
 
   /** The audiences a client may obtain access tokens for. */
-  allowedFor(clientId: string): readonly string[] {
-    return this.#byClient.get(clientId)?.resources ?? [];
+  allowedFor(client: ClientResources): readonly string[] {
+    return (client.resources ?? []).filter((aud) => this.get(aud) !== undefined);
   }
 
   /**
@@ -39,8 +47,8 @@ export class ResourceServers {
    * when no requested scope belongs to an API: the token is then for userinfo only, never for an
    * API the user was not asked about.
    */
-  defaultFor(clientId: string, scopes: readonly string[]): string | undefined {
-    return this.allowedFor(clientId).find((aud) => this.get(aud)?.scopes.some((s) => scopes.includes(s)));
+  defaultFor(client: ClientResources, scopes: readonly string[]): string | undefined {
+    return this.allowedFor(client).find((aud) => this.get(aud)?.scopes.some((s) => scopes.includes(s)));
   }
 
   /** The audiences whose tokens `clientId` may introspect as their resource server. */

@@ -1,6 +1,16 @@
 import { errors } from 'oidc-provider';
 import type { ClientConfig, LatchFileConfig } from '../config/schema.js';
 
+/**
+ * What the policy reads of the client at hand: its `token_exchange` and `scope` metadata, from the
+ * client oidc-provider resolved for the request (config or managed: src/clients/), so a client
+ * changed at run time is judged by what it is now.
+ */
+export interface ExchangeClient {
+  token_exchange?: ClientConfig['token_exchange'];
+  scope?: string;
+}
+
 /** Where an exchanged token goes: an internal service that verifies JWTs, or an API that introspects. */
 export type ExchangeTarget =
   | { kind: 'jwt'; audience: string; scopes: readonly string[]; claims: readonly string[]; ttlSeconds: number; alg: string }
@@ -9,16 +19,14 @@ export type ExchangeTarget =
 /**
  * Who may exchange tokens for what (RFC 8693 §5: "the authorization server MUST perform the
  * appropriate validation procedures … and be able to determine whether the client is authorized"),
- * built once from the config: `clients[].token_exchange` (audiences, scope cap, with the client's
- * own `scope`), `tokenExchange.jwtAudiences` and `resourceServers`. Every refusal is the RFC's error.
+ * from the client's `token_exchange` (audiences, scope cap, with the client's own `scope`), and the
+ * targets built once from the config: `tokenExchange.jwtAudiences` and `resourceServers`. Every refusal is the RFC's error.
  */
 export class ExchangePolicy {
-  readonly #clients = new Map<string, ClientConfig>();
   readonly #targets = new Map<string, ExchangeTarget>();
 
   /** `defaultAlg`: what JWTs are signed with when their audience names no `alg` (RS256, else the first key Latch has). */
   constructor(file: LatchFileConfig, defaultAlg: string | undefined) {
-    for (const client of file.clients) this.#clients.set(client.client_id, client);
     for (const rs of file.resourceServers) {
       this.#targets.set(rs.audience, { kind: 'opaque', audience: rs.audience, scopes: rs.scopes, ttlSeconds: rs.accessTokenTTL });
     }
@@ -29,9 +37,9 @@ export class ExchangePolicy {
     }
   }
 
-  /** The target `audience` is for `clientId`, or `unauthorized_client` / `invalid_target` (RFC 8693 §2.2.2). */
-  target(clientId: string, audience: string): ExchangeTarget {
-    const policy = this.#clients.get(clientId)?.token_exchange;
+  /** The target `audience` is for `client`, or `unauthorized_client` / `invalid_target` (RFC 8693 §2.2.2). */
+  target(client: ExchangeClient, audience: string): ExchangeTarget {
+    const policy = client.token_exchange;
     if (!policy) throw new errors.UnauthorizedClient('this client has no token exchange policy (clients[].token_exchange)');
     const target = this.#targets.get(audience);
     if (!target || !policy.audiences.includes(audience)) {
@@ -41,12 +49,11 @@ export class ExchangePolicy {
   }
 
   /**
-   * The scopes `clientId` may obtain for `target` by exchange: the target's, within the client's
+   * The scopes `client` may obtain for `target` by exchange: the target's, within the client's
    * `token_exchange.scopes` and its `scope` when it has them (every restriction applies).
    */
-  allowedScopes(clientId: string, target: ExchangeTarget): Set<string> {
-    const client = this.#clients.get(clientId);
-    const caps = [client?.token_exchange?.scopes, client?.scope?.split(' ').filter(Boolean)].filter((cap): cap is string[] => cap !== undefined);
+  allowedScopes(client: ExchangeClient, target: ExchangeTarget): Set<string> {
+    const caps = [client.token_exchange?.scopes, client.scope?.split(' ').filter(Boolean)].filter((cap): cap is string[] => cap !== undefined);
     return new Set(target.scopes.filter((scope) => caps.every((cap) => cap.includes(scope))));
   }
 }
