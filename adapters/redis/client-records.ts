@@ -19,6 +19,8 @@ export interface ClientRecord {
   /** The secret before the last rotation, alive until its `expires_at` (the grace period). */
   previous?: StoredSecret;
   managed_by: ManagedBy;
+  /** Registered clients: the registration policy their updates (RFC 7592) stay within. */
+  registration_policy?: Record<string, unknown>;
   created_at: number;
   updated_at: number;
 }

@@ -202,6 +202,14 @@ export class RedisKeys {
     return createHmac('sha256', this.#hashKey).update(`${domain}\0${id}\0${secret}`).digest();
   }
 
+  /**
+   * An initial access token's Latch side (hash: `policy` JSON, `uses` left), beside its oidc-provider
+   * record in the same slot; it dies with the token (same expiry).
+   */
+  initialAccessTokenPolicy(tokenId: string): string {
+    return `${this.record('InitialAccessToken', tokenId)}:policy`;
+  }
+
   /** Hash client_id → revocation epoch (ms) for whole-client revocation. */
   clientEpochs(): string {
     return `${this.prefix}client-epochs`;

@@ -2,6 +2,7 @@ import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type { ClientRecord } from '../../adapters/redis/client-records.js';
 import type { RedisKeys } from '../../adapters/redis/keys.js';
 import type { ClientRegistry } from './client-registry.js';
+import { currentPolicy } from './registration.js';
 
 /** Metadata oidc-provider must never see stored: Latch keeps secrets as hashes beside the metadata. */
 const SECRET_FIELDS = ['client_secret', 'client_secret_expires_at'];
@@ -81,6 +82,7 @@ export class ClientAdapter implements Adapter {
       ...(secret ? { secret } : {}),
       ...(previous ? { previous } : {}),
       managed_by: existing?.managed_by ?? 'registration',
+      ...(existing?.registration_policy || currentPolicy() ? { registration_policy: (currentPolicy() ?? existing?.registration_policy) as Record<string, unknown> } : {}),
       created_at: existing?.created_at ?? now,
       updated_at: now,
     };

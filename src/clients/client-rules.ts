@@ -5,6 +5,13 @@ import { checkClient, clientSchema, type ClientConfig, type LatchFileConfig } fr
 import { InvalidClientMetadata, InvalidRedirectUri } from '../errors/oauth-error.js';
 import type { ResourceServers } from '../provider/resource-servers.js';
 
+/**
+ * Latch's own client metadata (oidc-provider's `extraClientMetadata`), carried by every Client
+ * instance, config or managed, so each request reads the client as it is now: the APIs it may get
+ * tokens for, its token-exchange policy, its token lifetimes, its RFC 9701 response alg.
+ */
+export const LATCH_CLIENT_METADATA = ['resources', 'token_exchange', 'access_token_ttl', 'refresh_token_ttl', 'introspection_signed_response_alg'] as const;
+
 /** OIDC scopes every client may ask for; API scopes come from the resource servers. */
 const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email'];
 
@@ -34,6 +41,19 @@ export interface RuleContext {
  * field: `invalid_redirect_uri` for a redirect URI, else `invalid_client_metadata` (RFC 7591 §3.2.2).
  */
 export async function checkManagedClient(clientId: string, input: ManagedClientInput, ctx: RuleContext): Promise<void> {
+  const client = checkLatchRules(clientId, input, ctx);
+  try {
+    await (ctx.provider.Client as unknown as { validate(metadata: unknown): Promise<void> }).validate(providerShape(client));
+  } catch (err) {
+    const e = err as { error?: string; error_description?: string; message?: string };
+    const description = e.error_description ?? e.message ?? 'invalid client metadata';
+    if (e.error === 'invalid_redirect_uri') throw new InvalidRedirectUri(description);
+    throw new InvalidClientMetadata(description);
+  }
+}
+
+/** Latch's own rules of `checkManagedClient` (synchronous: registration.ts runs them inside oidc-provider's validation). */
+export function checkLatchRules(clientId: string, input: ManagedClientInput, ctx: Omit<RuleContext, 'provider'>): ClientConfig {
   const client: ClientConfig = { ...input, client_id: clientId, ...(input.token_endpoint_auth_method.startsWith('client_secret') ? { client_secret: SOME_SECRET } : {}) };
   const audiences = new Set(ctx.resourceServers.all().map((rs) => rs.audience));
   const jwtAudiences = new Map(ctx.file.tokenExchange.jwtAudiences.map((a) => [a.audience, a]));
@@ -57,14 +77,7 @@ export async function checkManagedClient(clientId: string, input: ManagedClientI
       throw new InvalidClientMetadata('backchannel_logout_uri: must be https (http only for a loopback host)');
     }
   }
-  try {
-    await (ctx.provider.Client as unknown as { validate(metadata: unknown): Promise<void> }).validate(providerShape(client));
-  } catch (err) {
-    const e = err as { error?: string; error_description?: string; message?: string };
-    const description = e.error_description ?? e.message ?? 'invalid client metadata';
-    if (e.error === 'invalid_redirect_uri') throw new InvalidRedirectUri(description);
-    throw new InvalidClientMetadata(description);
-  }
+  return client;
 }
 
 function refusal(field: string, message: string): InvalidClientMetadata | InvalidRedirectUri {

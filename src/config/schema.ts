@@ -192,6 +192,34 @@ export const outboundSchema = z.strictObject({
  * Delivery of back-channel logout tokens (src/backchannel/): token lifetime, and the retry schedule
  * of a receiver that does not answer 2xx. docs/backchannel-logout.md#delivery.
  */
+/**
+ * What a dynamically registered client (RFC 7591) may ask for: an initial access token's policy, or
+ * open registration's. Redirect URIs are always exact (no wildcard, no fragment); `httpsOnly`
+ * allows plain http for a loopback host only (native apps, RFC 8252 §7.3).
+ */
+export const registrationPolicySchema = z.strictObject({
+  grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).min(1).default(['authorization_code', 'refresh_token']),
+  /** The scopes a registered client may request (space-separated); default the OpenID Connect ones. */
+  scope: z.string().default('openid offline_access profile email'),
+  /** The APIs (resource server audiences) it may get tokens for; default none (sign-in only). */
+  resources: z.array(z.string().min(1)).default([]),
+  httpsOnly: z.boolean().default(true),
+});
+export type RegistrationPolicy = z.infer<typeof registrationPolicySchema>;
+
+const REGISTRATION_POLICY_DEFAULTS: RegistrationPolicy = {
+  grant_types: ['authorization_code', 'refresh_token'], scope: 'openid offline_access profile email', resources: [], httpsOnly: true,
+};
+
+/** Dynamic client registration (RFC 7591) and client management (RFC 7592): docs/clients.md. */
+export const registrationSchema = z.strictObject({
+  /** Serve `/reg` (off by default). */
+  enabled: z.boolean().default(false),
+  /** Let anyone register without an initial access token (off by default), under `openPolicy`. */
+  open: z.boolean().default(false),
+  openPolicy: registrationPolicySchema.default(REGISTRATION_POLICY_DEFAULTS),
+});
+
 export const backchannelLogoutSchema = z.strictObject({
   /** `exp` − `iat` of a logout token (s); OIDC Back-Channel Logout 1.0 §2.4 recommends at most two minutes. */
   tokenLifetimeSeconds: z.number().int().min(10).max(120).default(120),
@@ -307,6 +335,7 @@ export const configSchema = z
     outbound: outboundSchema.default({ timeoutMs: 5000 }),
     ssf: ssfSchema.default(SSF_DEFAULTS),
     backchannelLogout: backchannelLogoutSchema.default(BACKCHANNEL_LOGOUT_DEFAULTS),
+    registration: registrationSchema.default({ enabled: false, open: false, openPolicy: REGISTRATION_POLICY_DEFAULTS }),
     /** Descriptions of the scopes shown on the consent page. */
     scopes: z.record(scopeName, z.string()).default({}),
     /**

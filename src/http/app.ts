@@ -54,6 +54,9 @@ import { ClientRegistry } from '../clients/client-registry.js';
 import { ClientSecrets } from '../clients/client-secrets.js';
 import { ClientService } from '../clients/client-service.js';
 import { checkSecretsWithLatch } from '../clients/secret-hook.js';
+import { InitialAccessTokens } from '../clients/initial-access-tokens.js';
+import { registrationConfiguration } from '../clients/registration.js';
+import { registrationGuard } from '../clients/registration-guard.js';
 import { secureCookiesAlways } from './secure-cookies.js';
 import { securityHeaders } from './security-headers.js';
 import { staticAssets } from './static-assets.js';
@@ -150,12 +153,33 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
       throw new ConfigError(`${config.configFile}: tokenExchange.jwtAudiences[${i}].alg`, `LATCH_JWKS has no signing key for ${audience.alg ?? 'any JWS algorithm'}`);
     }
   });
-  const provider = new Provider(config.issuer, providerConfiguration({ config, accounts, resourceServers, adapter, introspectionSigningAlgs }));
+  const initialAccessTokens = new InitialAccessTokens(store, resourceServers);
+  const registration = registrationConfiguration({
+    file: config.file, resourceServers, introspectionSigningAlgs, production: config.production, registry: clients, initialAccessTokens,
+  });
+  const provider = new Provider(config.issuer, providerConfiguration({ config, accounts, resourceServers, adapter, introspectionSigningAlgs, registration }));
+  if (config.file.registration.enabled) initialAccessTokens.bind(provider);
   // /token and /revoke check secrets with the same function as /introspect (secret-hook.ts).
   checkSecretsWithLatch(provider, clients);
   const clientService = new ClientService({
     provider, resourceServers, file: config.file, introspectionSigningAlgs, production: config.production, registry: clients, revocations, live,
   });
+  // What RFC 7591/7592 write through the Client adapter is audited and announced like an admin write;
+  // a client deleting itself goes through the same delete (its tokens revoked first).
+  clientHooks.changed = async (clientId, created) => {
+    await live.publish('client', clientId);
+    const entry = await audit.append({
+      actor: created ? 'registration' : `client:${clientId}`, action: created ? 'register-client' : 'update-client-registration', target: `client:${clientId}`,
+      reason: created ? 'dynamic client registration (RFC 7591)' : 'client update with its registration access token (RFC 7592)', count: 0,
+    });
+    logger.info({ action: created ? 'register-client' : 'update-client-registration', target: clientId, audit: entry.id }, 'client registration');
+  };
+  clientHooks.destroy = async (clientId) => {
+    const actor = `client:${clientId}`;
+    const reason = 'client deleted with its registration access token (RFC 7592)';
+    const result = await clientService.delete(clientId, { actor, reason });
+    await audit.append({ actor, action: 'delete-client', target: `client:${clientId}`, reason, count: result.tokens });
+  };
   // RFC 8693 at /token: exchanged tokens judged by the same Introspector as every /introspect.
   const defaultJwtAlg = introspectionSigningAlgs.includes('RS256') ? 'RS256' : introspectionSigningAlgs[0];
   registerTokenExchange(provider, { introspector, policy: new ExchangePolicy(config.file, defaultJwtAlg), jwts: new ExchangedJwts(responder, config.issuer) });
@@ -203,7 +227,8 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   provider.use(rateLimit(rateLimits));
   provider.use(staticAssets);
   provider.use(rfcErrorCodes);
-  provider.use(adminRoutes({ clients: clientService, provider, introspector, revocations, audit, accounts, credentials, store, logger, roles, travel, rateLimits, proofs: new LatchProofs(store, config.issuer) }));
+  provider.use(registrationGuard);
+  provider.use(adminRoutes({ clients: clientService, initialAccessTokens: config.file.registration.enabled ? initialAccessTokens : undefined, provider, introspector, revocations, audit, accounts, credentials, store, logger, roles, travel, rateLimits, proofs: new LatchProofs(store, config.issuer) }));
   if (ssf) provider.use(ssf.routes);
   provider.use(accountRoutes(provider, accounts, revocations));
   provider.use(passwordRoutes({ provider, accounts, credentials, throttle, rateLimits, sessionTTL: config.file.ttl.session }));

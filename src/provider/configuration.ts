@@ -12,6 +12,7 @@ import { DPOP_ALGORITHMS, dpopFeature } from '../dpop/dpop-feature.js';
 import type { ResourceServers } from './resource-servers.js';
 import { ENDPOINT_PATHS } from './routes.js';
 import { providerShape } from '../clients/client-rules.js';
+import type { registrationConfiguration } from '../clients/registration.js';
 import { extraTokenClaims, PASSWORD_ACR } from './token-claims.js';
 import { revocationAllowed } from './token-policies.js';
 
@@ -32,12 +33,6 @@ function clientMetadata(client: ClientConfig): ClientMetadata {
   return providerShape(client) as ClientMetadata;
 }
 
-/**
- * Latch's own client metadata (oidc-provider's `extraClientMetadata`), carried by every Client
- * instance, config or managed, so each request reads the client as it is now: the APIs it may get
- * tokens for, its token-exchange policy, its token lifetimes, its RFC 9701 response alg.
- */
-export const LATCH_CLIENT_METADATA = ['resources', 'token_exchange', 'access_token_ttl', 'refresh_token_ttl', 'introspection_signed_response_alg'] as const;
 
 /** What the provider's hooks read of a Client instance's Latch metadata. */
 interface LatchClient {
@@ -65,10 +60,12 @@ interface Dependencies {
   adapter: Configuration['adapter'];
   /** The algorithms Latch signs RFC 9701 introspection responses with (the keys it has). */
   introspectionSigningAlgs: readonly string[];
+  /** Dynamic registration and client management (src/clients/registration.ts), with the validator of Latch's client metadata. */
+  registration: ReturnType<typeof registrationConfiguration>;
 }
 
 /** The whole oidc-provider configuration, derived from Latch's config. */
-export function providerConfiguration({ config, accounts, resourceServers, adapter, introspectionSigningAlgs }: Dependencies): Configuration {
+export function providerConfiguration({ config, accounts, resourceServers, adapter, introspectionSigningAlgs, registration }: Dependencies): Configuration {
   const { file, secrets } = config;
   const knownScopes = new Set([...OIDC_SCOPES, ...resourceServers.scopes()]);
 
@@ -135,7 +132,7 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
       dPoPSigningAlgValues: DPOP_ALGORITHMS,
       requestObjectSigningAlgValues: ASSERTION_ALGS as SigningAlgorithm[],
     },
-    extraClientMetadata: { properties: [...LATCH_CLIENT_METADATA] },
+    extraClientMetadata: registration.extraClientMetadata,
     clientAuthMethods: CLIENT_AUTH_METHODS,
     // Latch's assertion rules (audience = the issuer, bounded lifetime) at /token and /revoke too.
     assertJwtClientAuthClaimsAndHeader: async (_ctx, claims) => {
@@ -158,6 +155,8 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // RFC 7591 and RFC 7592, off unless the config turns them on (docs/clients.md).
+      ...registration.features,
       // RFC 9449: DPoP-bound tokens, nonces shared by every instance, proofs spent once (src/dpop/).
       dPoP: dpopFeature(secrets.dpopNonceSecret, file.dpop),
       // One introspection decision: Latch's (src/introspection/introspect.ts), for every caller.
