@@ -83,6 +83,9 @@ export class InitialAccessTokens {
           body.policy.resources.forEach((aud, i) => {
             if (!this.#resourceServers.get(aud)) throw new InvalidRequest(`policy.resources[${i}]: no resource server has audience "${aud}"`);
           });
+          const known = new Set(['openid', 'offline_access', 'profile', 'email', ...this.#resourceServers.scopes()]);
+          const unknown = body.policy.scope.split(' ').filter(Boolean).find((scope) => !known.has(scope));
+          if (unknown) throw new InvalidRequest(`policy.scope: no resource server has scope "${unknown}"`);
           const { value, expiresAt } = await this.issue(body.uses, body.ttl_seconds, body.policy);
           const detail = { uses: body.uses, expires_at: expiresAt, policy: body.policy };
           const { audit_id } = await written(caller, 'issue-initial-access-token', 'registration', body.reason, undefined, detail);

@@ -403,6 +403,16 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['clients', i, ...path], message }),
       );
     });
+    config.registration.openPolicy.resources.forEach((aud, j) => {
+      if (!audiences.has(aud)) ctx.addIssue({ code: 'custom', path: ['registration', 'openPolicy', 'resources', j], message: `no resource server has audience "${aud}"` });
+    });
+    const knownScopes = new Set(['openid', 'offline_access', 'profile', 'email', ...apiScopes]);
+    for (const scope of config.registration.openPolicy.scope.split(' ').filter(Boolean)) {
+      if (!knownScopes.has(scope)) ctx.addIssue({ code: 'custom', path: ['registration', 'openPolicy', 'scope'], message: `no resource server has scope "${scope}"` });
+    }
+    if (config.registration.open && !config.registration.enabled) {
+      ctx.addIssue({ code: 'custom', path: ['registration', 'open'], message: 'needs registration.enabled' });
+    }
     if (config.backchannelLogout.visibilityTimeoutMs <= config.outbound.timeoutMs) {
       ctx.addIssue({ code: 'custom', path: ['backchannelLogout', 'visibilityTimeoutMs'], message: 'must be longer than outbound.timeoutMs (a delivery still running would be taken over)' });
     }

@@ -48,7 +48,7 @@ async function register(metadata: Record<string, unknown>, token?: string) {
 
 describe('dynamic client registration', () => {
   it('advertises the registration endpoint', async () => {
-    const discovery = await (await fetch(`${latch.url}/.well-known/openid-configuration`)).json();
+    const discovery = (await (await fetch(`${latch.url}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
     expect(discovery.registration_endpoint).toBe(`${latch.url}/reg`);
   });
 
