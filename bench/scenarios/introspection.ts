@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import { API, API_SCOPE, CLIENTS } from '../lib/bench-config.js';
+import { ADMIN_API, API, API_SCOPE, CLIENTS } from '../lib/bench-config.js';
 import { startServer } from '../lib/child-server.js';
 import type { BenchContext, ScenarioResult } from '../lib/context.js';
 import { startLatch } from '../lib/latch.js';
@@ -56,6 +56,9 @@ export async function introspectionScenario(ctx: BenchContext): Promise<Scenario
   const latchResult = await measure(introspectTarget(`${latch.url}/introspect`, token, true), settings);
   await latch.close();
 
+  ctx.log('introspection: a client managed in Redis (admin API) against a config client, same call');
+  const managed = await managedClientIntrospection(redis.url, secrets, settings);
+
   ctx.log('introspection: stock oidc-provider with a plain Redis adapter');
   const stockServer = await startServer('stock-provider', {
     redisUrl: redis.url,
@@ -71,7 +74,58 @@ export async function introspectionScenario(ctx: BenchContext): Promise<Scenario
   const stock = await measure(introspectTarget(`${stockServer.url}/token/introspection`, stockToken, true), settings);
   await stockServer.close();
 
-  return { rows: introspectionRows(limit, jwtVerify, latchResult, stock), raw: { limit, jwtVerify, latch: latchResult, stock } };
+  return {
+    rows: [...introspectionRows(limit, jwtVerify, latchResult, stock), ...managedRows(managed)],
+    raw: { limit, jwtVerify, latch: latchResult, stock, managedConfig: managed.config, managedRedis: managed.managed },
+  };
+}
+
+/**
+ * Issue 15: introspection throughput with the caller's client (and its secret's keyed hash) in
+ * Redis instead of the config file. Both callers introspect their own client-credentials token on
+ * one Latch, back to back: the config client `svc`, then a client created through the admin API.
+ */
+async function managedClientIntrospection(redisUrl: string, secrets: BenchContext['secrets'], settings: BenchContext['settings']) {
+  const latch = await startLatch(redisUrl, secrets);
+  try {
+    const admin = await clientCredentials(latch.url, CLIENTS.admin, 'admin:read admin:write', ADMIN_API);
+    const created = await fetch(`${latch.url}/admin/clients`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ client_id: 'bench-managed', grant_types: ['client_credentials'], scope: API_SCOPE, resources: [API], reason: 'bench' }),
+    });
+    const body = (await created.json()) as { client_secret?: string };
+    if (created.status !== 201 && created.status !== 409) throw new Error(`could not create the managed client: ${created.status}`);
+    const managedClient = ['bench-managed', body.client_secret!] as const;
+    const configToken = await clientCredentials(latch.url, CLIENTS.svc, API_SCOPE, API);
+    const managedToken = await clientCredentials(latch.url, managedClient, API_SCOPE, API);
+    const own = (token: string, client: readonly [string, string]): LoadTarget => ({
+      url: `${latch.url}/introspect`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(client) },
+      bodies: [new URLSearchParams({ token }).toString()],
+      accepted: activeAnywhere,
+    });
+    const config = await measure(own(configToken, CLIENTS.svc), settings);
+    const managed = await measure(own(managedToken, managedClient), settings);
+    return { config, managed };
+  } finally {
+    await latch.close();
+  }
+}
+
+function managedRows({ config, managed }: { config: LoadResult; managed: LoadResult }): Row[] {
+  const vsConfig = ratio(managed.rps, config.rps);
+  return [
+    { section: SECTION, name: 'Latch /introspect, caller a config client (own token)', ...loadCells(config), vs: 'reference for the next row' },
+    {
+      section: SECTION,
+      name: 'Latch /introspect, caller a client managed in Redis (own token)',
+      ...loadCells(managed),
+      vs: `${vsConfig}× config client`,
+      target: '≥ 0.95× config client (issue 15)',
+      met: vsConfig !== undefined && vsConfig >= 0.95 && managed.rejected === 0,
+    },
+  ];
 }
 
 function introspectionRows(limit: LoadResult, jwt: LoadResult, latch: LoadResult, stock: LoadResult): Row[] {
