@@ -264,6 +264,7 @@ export const RATE_LIMIT_DEFAULTS = {
   login: { perAddress: 100 },
   authorization: { perAddress: 300 },
   endSession: { perAddress: 100 },
+  registration: { perAddress: 30 },
   admin: { perClient: 600, perAddress: 600 },
 } as const;
 
@@ -284,6 +285,8 @@ export const rateLimitsSchema = z
     authorization: z.strictObject({ perAddress: perWindow.default(RATE_LIMIT_DEFAULTS.authorization.perAddress) }).default(RATE_LIMIT_DEFAULTS.authorization),
     /** /session/end (RP-initiated logout): an anonymous one stores a Session. */
     endSession: z.strictObject({ perAddress: perWindow.default(RATE_LIMIT_DEFAULTS.endSession.perAddress) }).default(RATE_LIMIT_DEFAULTS.endSession),
+    /** /reg and /reg/{id} (RFC 7591/7592): each registration stores a client. */
+    registration: z.strictObject({ perAddress: perWindow.default(RATE_LIMIT_DEFAULTS.registration.perAddress) }).default(RATE_LIMIT_DEFAULTS.registration),
     admin: endpointLimits(RATE_LIMIT_DEFAULTS.admin),
   })
   .superRefine((limits, ctx) => {
