@@ -1,5 +1,6 @@
 import * as oidc from 'openid-client';
 import { adminCall, adminToken } from '../support/admin.js';
+import { assertionForm, clientAssertion, jwtClientKey } from '../support/client-assertion.js';
 import { startLatch, type TestLatch } from '../support/latch-server.js';
 import { clientFor, logIn, postForm } from '../support/oauth.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
@@ -220,6 +221,29 @@ describe('the admin API for clients', () => {
     expect(page.headers.get('content-security-policy')).toContain('https://partner.example');
   });
 
+  it('authenticates a managed private_key_jwt client at /token and /introspect with its registered keys; a new key set applies at once', async () => {
+    const first = await jwtClientKey('k1');
+    const created = await call('POST', '/admin/clients', {
+      client_id: 'signer', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [first.publicJwk] }, grant_types: ['client_credentials'],
+      scope: 'a:read', resources: [API_A], reason: 'keys only',
+    });
+    expect(created.status).toBe(201);
+    expect(created.json!.client_secret).toBeUndefined();
+    const assertion = (jwk: typeof first.privateJwk) => clientAssertion('signer', jwk, { aud: latch.url });
+    const issued = await postForm(`${latch.url}/token`, { grant_type: 'client_credentials', scope: 'a:read', ...assertionForm('signer', await assertion(first.privateJwk)) });
+    expect(issued).toMatchObject({ status: 200, json: { token_type: 'Bearer' } });
+    const own = await postForm(`${latch.url}/introspect`, { token: issued.json!.access_token as string, ...assertionForm('signer', await assertion(first.privateJwk)) });
+    expect(own.json).toMatchObject({ active: true, client_id: 'signer' });
+    // A secret is the wrong family for this client.
+    expect(await introspect('x', ['signer', 'y'.repeat(43)])).toMatchObject({ status: 401, json: { error: 'invalid_client' } });
+    const second = await jwtClientKey('k2');
+    expect((await call('PATCH', '/admin/clients/signer', { jwks: { keys: [second.publicJwk] }, reason: 'key rotation' })).status).toBe(200);
+    const old = await postForm(`${latch.url}/introspect`, { token: 'x', ...assertionForm('signer', await assertion(first.privateJwk)) });
+    expect(old).toMatchObject({ status: 401, json: { error: 'invalid_client' } });
+    const fresh = await postForm(`${latch.url}/introspect`, { token: 'x', ...assertionForm('signer', await assertion(second.privateJwk)) });
+    expect(fresh).toMatchObject({ status: 200, json: { active: false } });
+  });
+
   it('answers 503 temporarily_unavailable when Redis is down, for an admin write and for a managed client at /token', async () => {
     await redis.stop();
     try {
@@ -227,6 +251,7 @@ describe('the admin API for clients', () => {
       expect(token).toMatchObject({ status: 503, json: { error: 'temporarily_unavailable' } });
       const introspection = await introspect('whatever', ['unknown-managed', 'x'.repeat(43)]);
       expect(introspection).toMatchObject({ status: 503, json: { error: 'temporarily_unavailable' } });
+      expect(await call('POST', '/admin/clients', { client_id: 'late', grant_types: ['client_credentials'], reason: 'x' })).toMatchObject({ status: 503, json: { error: 'temporarily_unavailable' } });
     } finally {
       await redis.start();
     }
