@@ -78,7 +78,7 @@ export class InitialAccessTokens {
       {
         method: 'POST', pattern: /^\/admin\/initial-access-tokens$/, scope: 'admin:write',
         handler: async (ctx, _params, caller) => {
-          if (!this.#provider) throw new InvalidRequest('dynamic registration is off (registration.enabled in the config)');
+          if (!this.#provider) throw new InvalidRequest('initial access tokens need registration.enabled, without registration.open, in the config');
           const body = validate(issueBody, await readJson(ctx));
           body.policy.resources.forEach((aud, i) => {
             if (!this.#resourceServers.get(aud)) throw new InvalidRequest(`policy.resources[${i}]: no resource server has audience "${aud}"`);

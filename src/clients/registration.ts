@@ -98,7 +98,8 @@ export function registrationConfiguration(deps: RegistrationDeps): Pick<Configur
         enabled,
         // true: every registration needs an initial access token (oidc-provider looks it up by value).
         initialAccessToken: !file.registration.open,
-        policies: {
+        // Policies need adapter-backed initial access tokens: none in open mode (openPolicy applies, validator below).
+        policies: file.registration.open ? undefined : {
           // Runs for a registration with an initial access token (and, inherited by its registration
           // access token, for the client's updates): spends one of the token's uses and picks its policy.
           [LATCH_POLICY]: async (ctx: KoaContextWithOIDC) => {

@@ -158,7 +158,8 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     file: config.file, resourceServers, introspectionSigningAlgs, production: config.production, registry: clients, initialAccessTokens,
   });
   const provider = new Provider(config.issuer, providerConfiguration({ config, accounts, resourceServers, adapter, introspectionSigningAlgs, registration }));
-  if (config.file.registration.enabled) initialAccessTokens.bind(provider);
+  // Open registration takes no initial access tokens (registration.openPolicy applies to all).
+  if (config.file.registration.enabled && !config.file.registration.open) initialAccessTokens.bind(provider);
   // /token and /revoke check secrets with the same function as /introspect (secret-hook.ts).
   checkSecretsWithLatch(provider, clients);
   const clientService = new ClientService({
@@ -228,7 +229,7 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   provider.use(staticAssets);
   provider.use(rfcErrorCodes);
   provider.use(registrationGuard);
-  provider.use(adminRoutes({ clients: clientService, initialAccessTokens: config.file.registration.enabled ? initialAccessTokens : undefined, provider, introspector, revocations, audit, accounts, credentials, store, logger, roles, travel, rateLimits, proofs: new LatchProofs(store, config.issuer) }));
+  provider.use(adminRoutes({ clients: clientService, initialAccessTokens, provider, introspector, revocations, audit, accounts, credentials, store, logger, roles, travel, rateLimits, proofs: new LatchProofs(store, config.issuer) }));
   if (ssf) provider.use(ssf.routes);
   provider.use(accountRoutes(provider, accounts, revocations));
   provider.use(passwordRoutes({ provider, accounts, credentials, throttle, rateLimits, sessionTTL: config.file.ttl.session }));

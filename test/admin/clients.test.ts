@@ -244,6 +244,13 @@ describe('the admin API for clients', () => {
     expect(fresh).toMatchObject({ status: 200, json: { active: false } });
   });
 
+  it('refuses initial access tokens while dynamic registration is off (the default)', async () => {
+    expect(await call('POST', '/admin/initial-access-tokens', { reason: 'x' })).toMatchObject({
+      status: 400, json: { error: 'invalid_request', error_description: 'initial access tokens need registration.enabled, without registration.open, in the config' },
+    });
+    expect((await fetch(`${latch.url}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(404);
+  });
+
   it('answers 503 temporarily_unavailable when Redis is down, for an admin write and for a managed client at /token', async () => {
     await redis.stop();
     try {
