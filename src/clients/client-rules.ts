@@ -108,6 +108,8 @@ export function providerShape(client: ClientConfig): Record<string, unknown> & {
 export function inputOf(metadata: Record<string, unknown>): Record<string, unknown> {
   const input: Record<string, unknown> = {};
   for (const key of Object.keys(managedClientSchema.shape)) if (metadata[key] !== undefined) input[key] = metadata[key];
+  // oidc-provider's own default (false) of a field that only means something with a URI (registered clients carry it).
+  if (input.backchannel_logout_uri === undefined) delete input.backchannel_logout_session_required;
   return input;
 }
 

@@ -129,10 +129,7 @@ export function registrationConfiguration(deps: RegistrationDeps): Pick<Configur
           : ((deps.registry.peek(clientId)?.record?.registration_policy as RegistrationPolicy | undefined) ?? file.registration.openPolicy);
         oidcCtx.state[POLICY_STATE] = policy;
         enforcePolicy(metadata as Record<string, unknown>, policy);
-        const input = inputOf(metadata as Record<string, unknown>);
-        // oidc-provider's own default (false) of a field that only means something with a URI.
-        if (input.backchannel_logout_uri === undefined) delete input.backchannel_logout_session_required;
-        checkLatchRules(clientId, parseClient(input), deps);
+        checkLatchRules(clientId, parseClient(inputOf(metadata as Record<string, unknown>)), deps);
       },
     },
   };

@@ -169,5 +169,8 @@ describe('dynamic client registration', () => {
     const created = await register({ redirect_uris: ['https://listed.example/cb'] }, iat);
     const shown = await adminCall(latch.url, 'GET', `/admin/clients/${created.json.client_id as string}`, admin);
     expect(shown.json).toMatchObject({ client_id: created.json.client_id, managed_by: 'registration', redirect_uris: ['https://listed.example/cb'] });
+    // Security staff may change it like any managed client.
+    const renamed = await adminCall(latch.url, 'PATCH', `/admin/clients/${created.json.client_id as string}`, admin, { client_name: 'Reviewed', reason: 'review' });
+    expect(renamed).toMatchObject({ status: 200, json: { client: { client_name: 'Reviewed', managed_by: 'registration' }, changed: ['client_name'] } });
   });
 });
