@@ -169,7 +169,7 @@ describe('the admin API for clients', () => {
     expect(await call('PATCH', '/admin/clients/reports', { resources: ['https://nope.test'], reason: 'x' })).toMatchObject({ status: 400, json: { error: 'invalid_client_metadata' } });
   });
 
-  it('rotates the secret: the old one works at /token and /introspect until the grace ends, then is invalid_client', async () => {
+  it('rotates the secret: the old one works at /token, /revoke and /introspect until the grace ends, then is invalid_client', async () => {
     const { status, json } = await call('POST', '/admin/clients/reports/rotate-secret', { grace_seconds: 2, reason: 'yearly rotation' });
     expect(status).toBe(200);
     const fresh = json!.client_secret as string;
@@ -181,8 +181,10 @@ describe('the admin API for clients', () => {
     // During the grace period both secrets work, everywhere.
     expect((await machineToken('reports', secret, 'b:read')).status).toBe(200);
     expect((await introspect(token, ['reports', secret])).json).toMatchObject({ active: true });
+    expect((await postForm(`${latch.url}/revoke`, { token: 'unknown' }, ['reports', secret])).status).toBe(200);
     await sleep(2200);
     expect(await machineToken('reports', secret, 'b:read')).toMatchObject({ status: 401, json: { error: 'invalid_client' } });
+    expect(await postForm(`${latch.url}/revoke`, { token: 'unknown' }, ['reports', secret])).toMatchObject({ status: 401, json: { error: 'invalid_client' } });
     expect(await introspect(token, ['reports', secret])).toMatchObject({ status: 401, json: INVALID_CLIENT });
     expect((await introspect(token, ['reports', fresh])).json).toMatchObject({ active: true });
     secret = fresh;
