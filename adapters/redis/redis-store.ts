@@ -6,6 +6,7 @@ import { IdCipher } from './id-cipher.js';
 import { decodeRecord, encodeRecord, payloadOf, TOMBSTONE } from './record-codec.js';
 import { RedisKeys } from './keys.js';
 import { RespConnection, RespError } from './resp-connection.js';
+import { isPacked } from './token-payload.js';
 import {
   CREATE_ACCOUNT, CREATE_ACCOUNT_HASH, DELETE_IF_EQUAL, FETCH, INDEX_ADD, ISSUE_TICKET, REHASH_PASSWORD, RETIRE, SET_PASSWORD, STAMP_EPOCH, UPDATE_LIVE_ACCOUNT, UPSERT, UPSERT_RECORD,
 } from './scripts.js';
@@ -419,10 +420,15 @@ export class RedisStore {
     ]);
   }
 
-  /** A record's payload (with its client restored), or undefined when absent. */
+  /**
+   * A record's payload (with its client restored), or undefined when absent. A packed access token
+   * keeps no `accountId` (token-payload.ts): its grant is read for it.
+   */
   async readPayload(key: string): Promise<{ accountId?: string; clientId?: string; grantId?: string; uid?: string; userCode?: string } | undefined> {
     const record = decodeRecord(await this.redis.get(key));
-    return record ? payloadOf(record) : undefined;
+    if (!record) return undefined;
+    const grant = record.g && isPacked(record.p) ? decodeRecord(await this.redis.get(this.keys.recordKey('g', record.g))) : undefined;
+    return payloadOf(record, undefined, grant?.p);
   }
 
   /** A record's birth (ms), or undefined when absent. */
