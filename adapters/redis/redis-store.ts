@@ -259,6 +259,7 @@ export class RedisStore {
    * The first of `candidates` that exists, with its grant, account and client state, in the reply
    * shape of the FETCH script (record-state.ts decodes it). One round trip on a single server; on
    * a cluster two (three for session-bound tokens), each step's reads sent to their nodes at once.
+   * The candidates are one id's keys under several models (keys.recordKeys): one hash tag.
    */
   fetch(candidates: string[]): Promise<unknown> {
     if (this.clustered) return this.#fetchAcrossSlots(candidates);
@@ -275,7 +276,8 @@ export class RedisStore {
 
   async #fetchAcrossSlots(candidates: string[]): Promise<unknown> {
     const { keys } = this;
-    const values = await Promise.all(candidates.map((key) => this.#get(key)));
+    // The candidates differ by model only: one hash tag, one slot, so one MGET (keys.ts).
+    const values = await this.#read(candidates[0]!, ['MGET', ...candidates], () => this.redis.mget(...candidates));
     const index = values.findIndex((value) => decodeRecord(value) !== undefined);
     if (index < 0) return null;
     const r = decodeRecord(values[index])!;
