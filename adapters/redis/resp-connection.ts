@@ -36,7 +36,7 @@ function encode(args: readonly string[]): string {
 }
 
 /**
- * A minimal RESP2 connection for the one command of the introspection hot path (EVALSHA of FETCH
+ * A minimal RESP2 connection for the reads of the introspection hot path (EVALSHA of FETCH
  * on a single Redis, the reads of a cluster's introspection): commands of one event-loop turn are
  * written together (pipelined), replies are matched in order, and only the reply types of those
  * reads are parsed (bulk and simple strings, integers, nil, errors, and flat arrays of those:
