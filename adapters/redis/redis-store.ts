@@ -7,6 +7,7 @@ import { decodeRecord, encodeRecord, payloadOf, TOMBSTONE } from './record-codec
 import { RedisKeys } from './keys.js';
 import { RespConnection, RespError } from './resp-connection.js';
 import { isPacked } from './token-payload.js';
+import { ClusterReads } from './cluster-reads.js';
 import {
   CREATE_ACCOUNT, CREATE_ACCOUNT_HASH, DELETE_IF_EQUAL, FETCH, INDEX_ADD, ISSUE_TICKET, REHASH_PASSWORD, RETIRE, SET_PASSWORD, STAMP_EPOCH, UPDATE_LIVE_ACCOUNT, UPSERT, UPSERT_RECORD,
 } from './scripts.js';
@@ -89,6 +90,8 @@ export class RedisStore {
   deadlineMs = 0;
   /** The direct connection for FETCH (useDirectFetch), when there is one. */
   #direct: RespConnection | undefined;
+  /** On a cluster, the direct connections to the primaries for the reads of `fetch`. */
+  #clusterReads: ClusterReads | undefined;
   static readonly #FETCH_SHA = createHash('sha1').update(FETCH).digest('hex');
 
   constructor(redis: RedisClient, tokenHashKey: Buffer, prefix?: string) {
@@ -112,14 +115,19 @@ export class RedisStore {
   }
 
   /**
-   * Sends the hot path's FETCH over a connection of its own (resp-connection.ts) instead of
-   * ioredis's command machinery, on a single Redis only (a Sentinel's master moves, a cluster's
-   * reads are split; TLS stays with ioredis). ioredis still answers whenever that connection is not
-   * ready, lost a command, or Redis does not know the script yet (ioredis loads it). Closed with
-   * the ioredis client.
+   * Sends the hot path's reads over connections of its own (resp-connection.ts) instead of
+   * ioredis's command machinery: on a single Redis the FETCH script, on a cluster the single-key
+   * reads of `fetch`, one connection per primary (cluster-reads.ts). Not through a Sentinel (its
+   * master moves) nor TLS: those stay with ioredis. ioredis still answers whenever a connection is
+   * not ready, lost a command, is redirected, or Redis does not know the script yet (ioredis loads
+   * it). Closed with the ioredis client.
    */
   useDirectFetch(): void {
-    if (this.clustered || this.#direct) return;
+    if (this.#direct || this.#clusterReads) return;
+    if (this.clustered) {
+      if (!(this.redis as Cluster).options.redisOptions?.tls) this.#clusterReads = new ClusterReads(this.redis as Cluster);
+      return;
+    }
     const { options } = this.redis as Redis;
     if (options.sentinels?.length || options.tls || options.path) return;
     const direct = new RespConnection({ host: options.host ?? '127.0.0.1', port: options.port ?? 6379, username: options.username, password: options.password, db: options.db });
@@ -130,6 +138,23 @@ export class RedisStore {
   /** Whether FETCH goes over the direct connection right now. */
   get directFetchReady(): boolean {
     return this.#direct?.ready ?? false;
+  }
+
+  /** A single-key read of `fetch` on a cluster: over the primary's direct connection when there is one. */
+  #read<T>(key: string, args: string[], viaIoredis: () => Promise<T>): Promise<T> {
+    return this.#clusterReads ? this.#clusterReads.send(key, args, viaIoredis) : viaIoredis();
+  }
+
+  #get(key: string): Promise<string | null> {
+    return this.#read(key, ['GET', key], () => this.redis.get(key));
+  }
+
+  #hget(key: string, field: string): Promise<string | null> {
+    return this.#read(key, ['HGET', key, field], () => this.redis.hget(key, field));
+  }
+
+  #hmget(key: string, fields: string[]): Promise<Array<string | null>> {
+    return this.#read(key, ['HMGET', key, ...fields], () => this.redis.hmget(key, ...fields));
   }
 
   /** Runs a Redis operation; any failure (down, timeout, refused) surfaces as TemporarilyUnavailable. */
@@ -234,6 +259,7 @@ export class RedisStore {
    * The first of `candidates` that exists, with its grant, account and client state, in the reply
    * shape of the FETCH script (record-state.ts decodes it). One round trip on a single server; on
    * a cluster two (three for session-bound tokens), each step's reads sent to their nodes at once.
+   * The candidates are one id's keys under several models (keys.recordKeys): one hash tag.
    */
   fetch(candidates: string[]): Promise<unknown> {
     if (this.clustered) return this.#fetchAcrossSlots(candidates);
@@ -249,27 +275,28 @@ export class RedisStore {
   }
 
   async #fetchAcrossSlots(candidates: string[]): Promise<unknown> {
-    const { redis, keys } = this;
-    const values = await Promise.all(candidates.map((key) => redis.get(key)));
+    const { keys } = this;
+    // The candidates differ by model only: one hash tag, one slot, so one MGET (keys.ts).
+    const values = await this.#read(candidates[0]!, ['MGET', ...candidates], () => this.redis.mget(...candidates));
     const index = values.findIndex((value) => decodeRecord(value) !== undefined);
     if (index < 0) return null;
     const r = decodeRecord(values[index])!;
     // Read after the record: an epoch stamped meanwhile is seen, never missed.
     const accountFields = ['disabled', 'epoch', `ce:${r.k}`, 'username', 'email', 'name', 'roles'];
     const [grantValue, account, clientEpoch, sessionKey] = await Promise.all([
-      r.g ? redis.get(keys.recordKey('g', r.g)) : null,
-      r.a ? redis.hmget(keys.accountByHash(r.a), ...accountFields) : [],
-      r.k ? redis.hget(keys.clientEpochs(), r.k) : null,
-      r.s ? redis.get(keys.sessionUidByHash(r.s)) : null,
+      r.g ? this.#get(keys.recordKey('g', r.g)) : null,
+      r.a ? this.#hmget(keys.accountByHash(r.a), accountFields) : [],
+      r.k ? this.#hget(keys.clientEpochs(), r.k) : null,
+      r.s ? this.#get(keys.sessionUidByHash(r.s)) : null,
     ]);
     const grant = decodeRecord(grantValue);
     // A token held in another client's grant (token exchange) dies with that client's epochs too:
     // read with the session, so a third round trip only for such a token (or a session-bound one).
     const other = grant?.k && grant.k !== r.k ? grant.k : '';
     const [sessionValue, otherAccountEpoch, otherClientEpoch] = await Promise.all([
-      sessionKey ? redis.get(sessionKey) : null,
-      other && r.a ? redis.hget(keys.accountByHash(r.a), `ce:${other}`) : null,
-      other ? redis.hget(keys.clientEpochs(), other) : null,
+      sessionKey ? this.#get(sessionKey) : null,
+      other && r.a ? this.#hget(keys.accountByHash(r.a), `ce:${other}`) : null,
+      other ? this.#hget(keys.clientEpochs(), other) : null,
     ]);
     const session = sessionKey ? decodeRecord(sessionValue) : undefined;
     // disabled, epoch, account-client epoch, username, email, name, roles ('' when no account).

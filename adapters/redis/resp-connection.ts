@@ -18,7 +18,7 @@ export interface RespOptions {
   db?: number;
 }
 
-type Reply = string | number | null;
+export type Reply = string | number | null | Array<string | number | null>;
 interface Pending {
   resolve(reply: Reply): void;
   reject(err: Error): void;
@@ -36,10 +36,12 @@ function encode(args: readonly string[]): string {
 }
 
 /**
- * A minimal RESP2 connection for the one command of the introspection hot path (EVALSHA of FETCH
- * on a single Redis): commands of one tick are written together (pipelined), replies are matched
- * in order, and only the reply types FETCH can give are parsed (bulk and simple strings, integers,
- * nil, errors). It skips ioredis's general command machinery, which was a sixth of the process.
+ * A minimal RESP2 connection for the reads of the introspection hot path (EVALSHA of FETCH
+ * on a single Redis, the reads of a cluster's introspection): commands of one event-loop turn are
+ * written together (pipelined), replies are matched in order, and only the reply types of those
+ * reads are parsed (bulk and simple strings, integers, nil, errors, and flat arrays of those:
+ * EVALSHA of FETCH, GET, MGET, HGET, HMGET). It skips ioredis's general command machinery, which
+ * was a sixth of the process.
  *
  * It is never the only way to Redis: `ready` is false until it is connected and authenticated,
  * and after any socket error (then it reconnects in the background), and callers send through
@@ -79,7 +81,8 @@ export class RespConnection {
   #send(args: readonly string[]): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
       this.#pending.push({ resolve, reject });
-      if (this.#queued.push(encode(args)) === 1) process.nextTick(() => this.#flush());
+      // setImmediate, not nextTick: every request read in this turn of the event loop shares one write.
+      if (this.#queued.push(encode(args)) === 1) setImmediate(() => this.#flush());
     });
   }
 
@@ -166,8 +169,26 @@ export class RespConnection {
         return { value: Number(line), next: eol + 2 };
       case 0x2d: // '-'
         return { value: null, error: new RespError(line), next: eol + 2 };
+      case 0x2a: {
+        // '*': a flat array (HMGET), or nil (*-1)
+        const count = Number(line);
+        if (count < 0) return { value: null, next: eol + 2 };
+        const items: Array<string | number | null> = [];
+        let next = eol + 2;
+        for (let i = 0; i < count; i++) {
+          if (buffer[next] === 0x2a) break; // nested: not a reply of these reads
+          const item = this.#parse(next);
+          if (!item) return undefined;
+          if (item.error) break; // an error inside an array: not a reply of these reads
+          items.push(item.value as string | number | null);
+          next = item.next;
+        }
+        if (items.length === count) return { value: items, next };
+        this.#socket?.destroy();
+        return undefined;
+      }
       default:
-        // No other type is ever asked for (FETCH answers a string or nil): out of step, start over
+        // No other type is ever asked for: out of step, start over
         // ('close' hands every outstanding command back as RespConnectionLost).
         this.#socket?.destroy();
         return undefined;

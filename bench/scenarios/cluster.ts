@@ -32,8 +32,10 @@ async function measureOn(
   label: string,
   redis: string | { clusterNodes: string },
   redisPids: Record<string, number | number[]>,
+  main?: string,
 ): Promise<{ introspect: LoadResult; token: LoadResult }> {
-  const latch = await startLatch(typeof redis === 'string' ? redis : '', ctx.secrets, [], typeof redis === 'string' ? {} : { REDIS_URL: '', REDIS_CLUSTER_NODES: redis.clusterNodes });
+  const env: Record<string, string> = typeof redis === 'string' ? {} : { REDIS_URL: '', REDIS_CLUSTER_NODES: redis.clusterNodes };
+  const latch = await startLatch(typeof redis === 'string' ? redis : '', ctx.secrets, [], env, undefined, main);
   try {
     const token = await clientCredentials(latch.url, CLIENTS.svc, API_SCOPE, API);
     const answer = await postForm(`${latch.url}/introspect`, { token }, CLIENTS.introspector);
@@ -58,8 +60,11 @@ export async function clusterScenario(ctx: BenchContext): Promise<ScenarioResult
   const single = await measureOn(ctx, 'one Redis', ctx.redis.url, { Redis: ctx.redis.pid });
   const cluster = await startRedisCluster(3);
   let clustered: Awaited<ReturnType<typeof measureOn>>;
+  let baseline: Awaited<ReturnType<typeof measureOn>> | undefined;
   try {
-    clustered = await measureOn(ctx, 'a 3-primary cluster', { clusterNodes: cluster.ports.map((p) => `127.0.0.1:${p}`).join(',') }, { Redis: cluster.pids() });
+    const nodes = { clusterNodes: cluster.ports.map((p) => `127.0.0.1:${p}`).join(',') };
+    clustered = await measureOn(ctx, 'a 3-primary cluster', nodes, { Redis: cluster.pids() });
+    if (ctx.baselineMain) baseline = await measureOn(ctx, `a 3-primary cluster, baseline build`, nodes, { Redis: cluster.pids() }, ctx.baselineMain);
   } finally {
     await cluster.close();
   }
@@ -73,6 +78,14 @@ export async function clusterScenario(ctx: BenchContext): Promise<ScenarioResult
       target: '≥ 0.8× one Redis',
       met: (ratio(clustered.introspect.rps, single.introspect.rps) ?? 0) >= 0.8,
     },
+    ...(baseline
+      ? [{
+          section: SECTION,
+          name: `Latch /introspect, 3-primary cluster, baseline build (${ctx.baselineMain})`,
+          ...loadCells(baseline.introspect),
+          vs: `this build does ${ratio(clustered.introspect.rps, baseline.introspect.rps)}× its req/s`,
+        }]
+      : []),
     { section: SECTION, name: 'Latch /token (client credentials), one Redis', ...loadCells(single.token), vs: 'reference' },
     {
       section: SECTION,
@@ -81,5 +94,5 @@ export async function clusterScenario(ctx: BenchContext): Promise<ScenarioResult
       vs: `${ratio(clustered.token.rps, single.token.rps)}× one Redis, p99 ${ratio(clustered.token.p99, single.token.p99)}×`,
     },
   ];
-  return { rows, raw: { single, cluster: clustered } };
+  return { rows, raw: { single, cluster: clustered, baseline } };
 }

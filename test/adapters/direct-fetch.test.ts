@@ -1,3 +1,5 @@
+import calculateSlot from 'cluster-key-slot';
+import type { Cluster } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { openRedis, type RedisClient } from '../../adapters/redis/connect.js';
 import { decodeFetch } from '../../adapters/redis/record-state.js';
@@ -5,11 +7,13 @@ import { redisAdapterFactory } from '../../adapters/redis/redis-adapter.js';
 import { RedisStore } from '../../adapters/redis/redis-store.js';
 import { RespConnection } from '../../adapters/redis/resp-connection.js';
 import { TemporarilyUnavailable } from '../../src/errors/oauth-error.js';
+import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 
 /**
- * FETCH over the store's own RESP connection (resp-connection.ts) on a single Redis: the same
- * answers as through ioredis, and still fail closed.
+ * The hot path's reads over the store's own RESP connections (resp-connection.ts): FETCH on a
+ * single Redis, the single-key reads on a cluster (cluster-reads.ts). The same answers as through
+ * ioredis, and still fail closed.
  */
 let redis: TestRedis;
 let client: RedisClient;
@@ -104,5 +108,78 @@ describe('RespConnection', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(connection.ready).toBe(false);
     connection.close();
+  });
+});
+
+describe('cluster reads over direct connections to the primaries', () => {
+  let cluster: TestRedisCluster;
+  let clusterClient: RedisClient;
+  let clustered: RedisStore;
+  let adapter: ReturnType<typeof redisAdapterFactory>;
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster(3);
+    clusterClient = await openRedis(cluster.target);
+    clustered = new RedisStore(clusterClient, Buffer.from('direct-fetch-test-hash-key-0123456789a'));
+    adapter = redisAdapterFactory(clustered);
+    clustered.useDirectFetch();
+  });
+  afterAll(async () => {
+    clusterClient.disconnect();
+    await cluster.close();
+  });
+
+  async function clusterToken(): Promise<string> {
+    const grantId = id();
+    await adapter('Grant').upsert(grantId, { kind: 'Grant', accountId: 'sub-1', clientId: 'app' }, 3600);
+    await clustered.redis.hset(clustered.keys.account('sub-1'), { sub: 'sub-1', username: 'alice', roles: 'reader' });
+    const tokenId = id();
+    await adapter('AccessToken').upsert(tokenId, { kind: 'AccessToken', jti: tokenId, accountId: 'sub-1', clientId: 'app', grantId, iat: now(), exp: now() + 60 }, 60);
+    return tokenId;
+  }
+  const read = (tokenId: string) => clustered.run(() => clustered.fetch(clustered.keys.recordKeys(['ClientCredentials', 'AccessToken'], tokenId)));
+
+  it('answers what ioredis answers, once connected and before (ioredis answers until then)', async () => {
+    const tokens = await Promise.all(Array.from({ length: 5 }, clusterToken));
+    const first = await Promise.all(tokens.map(read));
+    await new Promise((r) => setTimeout(r, 200)); // the primaries' connections are up now
+    const second = await Promise.all(tokens.map(read));
+    expect(second).toEqual(first);
+    for (const answer of second) expect(decodeFetch(answer)).toMatchObject({ index: 1, clientId: 'app', account: { username: 'alice', roles: 'reader' } });
+    expect(await read(id())).toBeNull();
+  });
+
+  it('follows a redirection (MOVED) through ioredis', async () => {
+    const tokenId = await clusterToken();
+    await read(tokenId);
+    await new Promise((r) => setTimeout(r, 200));
+    // Make the slot table name a wrong primary for the token's record: that node answers MOVED.
+    const key = clustered.keys.recordKeys(['AccessToken'], tokenId)[0]!;
+    const { slots } = clusterClient as Cluster;
+    const slot = calculateSlot(key);
+    const right = slots[slot]!;
+    const wrong = Object.values(slots).find((nodes) => nodes[0] !== right[0])!;
+    slots[slot] = wrong;
+    try {
+      expect(decodeFetch(await read(tokenId))).toMatchObject({ index: 1, clientId: 'app' });
+    } finally {
+      slots[slot] = right;
+    }
+  });
+
+  it('with a primary gone answers 503 for its keys, never a record', async () => {
+    const tokenId = await clusterToken();
+    await read(tokenId);
+    const key = clustered.keys.recordKeys(['AccessToken'], tokenId)[0]!;
+    const node = (clusterClient as Cluster).slots[calculateSlot(key)]![0]!;
+    const index = cluster.ports.indexOf(Number(node.split(':')[1]));
+    clustered.deadlineMs = 1500;
+    await cluster.stopNode(index);
+    try {
+      await expect(read(tokenId)).rejects.toBeInstanceOf(TemporarilyUnavailable);
+    } finally {
+      await cluster.startNode(index);
+      clustered.deadlineMs = 0;
+    }
   });
 });

@@ -3,6 +3,7 @@ import { openRedis, type RedisClient } from '../../adapters/redis/connect.js';
 import { decodeFetch } from '../../adapters/redis/record-state.js';
 import { redisAdapterFactory } from '../../adapters/redis/redis-adapter.js';
 import { RedisStore } from '../../adapters/redis/redis-store.js';
+import { unpackTokenPayload } from '../../adapters/redis/token-payload.js';
 import { backends, type TestBackend } from '../support/redis-backends.js';
 
 /**
@@ -46,7 +47,7 @@ describe.each(backends)('the FETCH reply on %s', (_name, startBackend) => {
     expect(record.clientId).toBe('app');
     expect(record.grantClientId).toBe('app');
     expect(record.account).toMatchObject({ disabled: false, username: 'alice', email: 'alice@example.com', name: 'Alice A', roles: 'admin reader' });
-    expect(JSON.parse(record.payload)).toMatchObject({ accountId: 'sub-plain', scope: 'openid' });
+    expect(unpackTokenPayload(record.payload, record.grantPayload)).toMatchObject({ accountId: 'sub-plain', scope: 'openid' });
     expect(JSON.parse(record.grantPayload)).toMatchObject({ accountId: 'sub-plain' });
     expect(record.born).toBeGreaterThan(0);
   });
