@@ -227,6 +227,8 @@ export class Introspector {
 
     const access = allowed(token);
     if (!access) return undefined;
+    // An API removed at run time takes its tokens with it (an in-memory read of the live table).
+    if (!this.#resourceServers.issuedFor(token.aud, token.iat, this.#tolerance)) return undefined;
     // A deleted account's tokens die with it (its record is gone: no username).
     if (token.accountId && !record.account.username) return undefined;
 
