@@ -95,6 +95,18 @@ export class ResourceServers {
     return true;
   }
 
+  /**
+   * A token's granted `scope` as far as its APIs have those scopes now: an API registered at run
+   * time may lose a scope, and its tokens lose it from the next introspection on. (The config's
+   * APIs never change while Latch runs: their tokens' scope is returned as it is.)
+   */
+  currentScope(aud: string | string[] | undefined, scope: string): string {
+    if (aud === undefined || scope === '') return scope;
+    const apis = (Array.isArray(aud) ? aud : [aud]).map((a) => this.#byAudience.get(a));
+    if (!apis.some((rs) => rs?.managedBy === 'admin')) return scope;
+    return scope.split(' ').filter((s) => apis.some((rs) => rs?.scopes.includes(s))).join(' ');
+  }
+
   /** The audiences a client may obtain access tokens for. */
   allowedFor(clientId: string): readonly string[] {
     return this.#byClient.get(clientId)?.resources ?? [];
