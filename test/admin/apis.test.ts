@@ -257,3 +257,12 @@ describe('Redis down', () => {
     expect((await adminCall(latch.url, 'GET', '/admin/apis', await adminToken(latch.url))).status).toBe(200);
   }, 20_000);
 });
+
+describe('GET /admin/openapi.json', () => {
+  it('describes /admin/apis and /admin/apis/{audience} with every method', async () => {
+    const { json } = await adminCall(latch.url, 'GET', '/admin/openapi.json');
+    const paths = json!.paths as Record<string, Record<string, unknown>>;
+    expect(Object.keys(paths['/admin/apis']!)).toEqual(['get', 'post']);
+    expect(Object.keys(paths['/admin/apis/{audience}']!)).toEqual(['get', 'patch', 'delete']);
+  });
+});
