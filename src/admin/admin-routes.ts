@@ -201,7 +201,15 @@ export function adminRoutes(deps: AdminDependencies) {
   ];
   routes.push(...accountAdminRoutes({ store: deps.store, accounts, credentials: deps.credentials, roles, audit, logger, account, written }));
   // Until managed clients bring their own lookup: oidc-provider's (the config's clients, the adapter's Client records).
-  const clientExists = deps.apis.clientExists ?? (async (id: string) => (await clientName(id)) !== undefined);
+  const clientExists = deps.apis.clientExists ?? (async (id: string) => {
+    try {
+      return (await clientName(id)) !== undefined;
+    } catch (err) {
+      // A client oidc-provider finds but cannot load (its metadata names a scope no API has now) exists.
+      if (err instanceof OAuthError) throw err;
+      return true;
+    }
+  });
   routes.push(...apiAdminRoutes({ ...deps.apis, clientExists, written }));
 
   return async function admin(ctx: Context, next: Next) {

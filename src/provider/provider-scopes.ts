@@ -1,7 +1,7 @@
 import type Provider from 'oidc-provider';
 // oidc-provider keeps its configuration in a private field, readable only through this module
-// (it has no `exports` map, so the path is stable within a major version; test/provider/live-scopes.test.ts
-// fails if it moves).
+// (it has no `exports` map, so the path is stable within a major version; keepScopesInStep throws at
+// start-up if the shape changes, and test/admin/apis.test.ts checks discovery and a client's allow-list).
 import instance from 'oidc-provider/lib/helpers/weak_cache.js';
 import type { ResourceServers } from './resource-servers.js';
 
