@@ -1,6 +1,6 @@
 import { ResourceServers } from '../../src/provider/resource-servers.js';
 import { ExchangePolicy } from '../../src/token-exchange/exchange-policy.js';
-import { TOKEN_EXCHANGE_GRANT } from '../../src/config/schema.js';
+import { TOKEN_EXCHANGE_GRANT, type ClientConfig } from '../../src/config/schema.js';
 import { NEW_API } from '../support/api-config.js';
 import { testFileConfig } from '../support/test-config.js';
 
@@ -12,7 +12,7 @@ import { testFileConfig } from '../support/test-config.js';
  */
 describe('ExchangePolicy and APIs managed at run time', () => {
   const file = testFileConfig();
-  const exchanger = { ...file.clients.find((c) => c.client_id === 'svc')!, client_id: 'exchanger', grant_types: [TOKEN_EXCHANGE_GRANT], scope: undefined, token_exchange: { audiences: [NEW_API] } };
+  const exchanger: ClientConfig = { ...file.clients.find((c) => c.client_id === 'svc')!, client_id: 'exchanger', grant_types: [TOKEN_EXCHANGE_GRANT] as ClientConfig['grant_types'], scope: undefined, token_exchange: { audiences: [NEW_API] } };
   const table = new ResourceServers({ ...file, clients: [...file.clients, exchanger] });
   const policy = new ExchangePolicy({ ...file, clients: [...file.clients, exchanger] }, 'RS256', table);
   const managed = (scopes: string[], accessTokenTTL: number) => ({
