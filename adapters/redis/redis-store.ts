@@ -1,9 +1,12 @@
-import type { Cluster, Result } from 'ioredis';
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis, Result } from 'ioredis';
 import { TemporarilyUnavailable } from '../../src/errors/oauth-error.js';
 import type { RedisClient } from './connect.js';
 import { IdCipher } from './id-cipher.js';
 import { decodeRecord, encodeRecord, payloadOf, TOMBSTONE } from './record-codec.js';
 import { RedisKeys } from './keys.js';
+import { RespConnection, RespError } from './resp-connection.js';
+import { isPacked } from './token-payload.js';
 import {
   CREATE_ACCOUNT, CREATE_ACCOUNT_HASH, DELETE_IF_EQUAL, FETCH, INDEX_ADD, ISSUE_TICKET, REHASH_PASSWORD, RETIRE, SET_PASSWORD, STAMP_EPOCH, UPDATE_LIVE_ACCOUNT, UPSERT, UPSERT_RECORD,
 } from './scripts.js';
@@ -84,6 +87,9 @@ export class RedisStore {
    * doubled the time to the 503. This deadline starts when the request asks.
    */
   deadlineMs = 0;
+  /** The direct connection for FETCH (useDirectFetch), when there is one. */
+  #direct: RespConnection | undefined;
+  static readonly #FETCH_SHA = createHash('sha1').update(FETCH).digest('hex');
 
   constructor(redis: RedisClient, tokenHashKey: Buffer, prefix?: string) {
     this.redis = redis;
@@ -103,6 +109,27 @@ export class RedisStore {
     redis.defineCommand('latchRehashPassword', { numberOfKeys: 1, lua: REHASH_PASSWORD });
     redis.defineCommand('latchCreateAccountHash', { numberOfKeys: 1, lua: CREATE_ACCOUNT_HASH });
     redis.defineCommand('latchDeleteIfEqual', { numberOfKeys: 1, lua: DELETE_IF_EQUAL });
+  }
+
+  /**
+   * Sends the hot path's FETCH over a connection of its own (resp-connection.ts) instead of
+   * ioredis's command machinery, on a single Redis only (a Sentinel's master moves, a cluster's
+   * reads are split; TLS stays with ioredis). ioredis still answers whenever that connection is not
+   * ready, lost a command, or Redis does not know the script yet (ioredis loads it). Closed with
+   * the ioredis client.
+   */
+  useDirectFetch(): void {
+    if (this.clustered || this.#direct) return;
+    const { options } = this.redis as Redis;
+    if (options.sentinels?.length || options.tls || options.path) return;
+    const direct = new RespConnection({ host: options.host ?? '127.0.0.1', port: options.port ?? 6379, username: options.username, password: options.password, db: options.db });
+    this.#direct = direct;
+    this.redis.once('end', () => direct.close());
+  }
+
+  /** Whether FETCH goes over the direct connection right now. */
+  get directFetchReady(): boolean {
+    return this.#direct?.ready ?? false;
   }
 
   /** Runs a Redis operation; any failure (down, timeout, refused) surfaces as TemporarilyUnavailable. */
@@ -210,7 +237,15 @@ export class RedisStore {
    */
   fetch(candidates: string[]): Promise<unknown> {
     if (this.clustered) return this.#fetchAcrossSlots(candidates);
-    return this.redis.latchFetch(candidates.length, ...candidates, this.keys.prefix);
+    const viaIoredis = () => this.redis.latchFetch(candidates.length, ...candidates, this.keys.prefix);
+    if (!this.#direct?.ready) return viaIoredis();
+    const command = ['EVALSHA', RedisStore.#FETCH_SHA, String(candidates.length), ...candidates, this.keys.prefix];
+    return this.#direct.send(command).catch((err: Error) => {
+      // A read is safe to ask again: a lost connection or an unknown script goes to ioredis (which
+      // fails closed by itself if Redis is really gone); any other error reply is the answer.
+      if (err instanceof RespError && !err.message.startsWith('NOSCRIPT')) throw err;
+      return viaIoredis();
+    });
   }
 
   async #fetchAcrossSlots(candidates: string[]): Promise<unknown> {
@@ -385,10 +420,15 @@ export class RedisStore {
     ]);
   }
 
-  /** A record's payload (with its client restored), or undefined when absent. */
+  /**
+   * A record's payload (with its client restored), or undefined when absent. A packed access token
+   * keeps no `accountId` (token-payload.ts): its grant is read for it.
+   */
   async readPayload(key: string): Promise<{ accountId?: string; clientId?: string; grantId?: string; uid?: string; userCode?: string } | undefined> {
     const record = decodeRecord(await this.redis.get(key));
-    return record ? payloadOf(record) : undefined;
+    if (!record) return undefined;
+    const grant = record.g && isPacked(record.p) ? decodeRecord(await this.redis.get(this.keys.recordKey('g', record.g))) : undefined;
+    return payloadOf(record, undefined, grant?.p);
   }
 
   /** A record's birth (ms), or undefined when absent. */

@@ -27,16 +27,21 @@ function tokenTarget(url: string): LoadTarget {
 }
 
 /** Latch on one Redis and on a 3-primary cluster, measured back to back: what the cluster path costs. */
-async function measureOn(ctx: BenchContext, label: string, redis: string | { clusterNodes: string }): Promise<{ introspect: LoadResult; token: LoadResult }> {
+async function measureOn(
+  ctx: BenchContext,
+  label: string,
+  redis: string | { clusterNodes: string },
+  redisPids: Record<string, number | number[]>,
+): Promise<{ introspect: LoadResult; token: LoadResult }> {
   const latch = await startLatch(typeof redis === 'string' ? redis : '', ctx.secrets, [], typeof redis === 'string' ? {} : { REDIS_URL: '', REDIS_CLUSTER_NODES: redis.clusterNodes });
   try {
     const token = await clientCredentials(latch.url, CLIENTS.svc, API_SCOPE, API);
     const answer = await postForm(`${latch.url}/introspect`, { token }, CLIENTS.introspector);
     if (answer.json?.active !== true) throw new Error(`Latch on ${label} did not answer active: ${answer.text}`);
     ctx.log(`cluster: Latch /introspect on ${label}`);
-    const introspect = await measure(introspectTarget(`${latch.url}/introspect`, token), ctx.settings);
+    const introspect = await measure(introspectTarget(`${latch.url}/introspect`, token), ctx.settings, { Latch: latch.pid, ...redisPids });
     ctx.log(`cluster: Latch /token (client credentials) on ${label}`);
-    const issued = await measure(tokenTarget(`${latch.url}/token`), ctx.settings);
+    const issued = await measure(tokenTarget(`${latch.url}/token`), ctx.settings, { Latch: latch.pid, ...redisPids });
     return { introspect, token: issued };
   } finally {
     await latch.close();
@@ -50,11 +55,11 @@ async function measureOn(ctx: BenchContext, label: string, redis: string | { clu
  */
 export async function clusterScenario(ctx: BenchContext): Promise<ScenarioResult> {
   await ctx.redis.client.flushall();
-  const single = await measureOn(ctx, 'one Redis', ctx.redis.url);
+  const single = await measureOn(ctx, 'one Redis', ctx.redis.url, { Redis: ctx.redis.pid });
   const cluster = await startRedisCluster(3);
   let clustered: Awaited<ReturnType<typeof measureOn>>;
   try {
-    clustered = await measureOn(ctx, 'a 3-primary cluster', { clusterNodes: cluster.ports.map((p) => `127.0.0.1:${p}`).join(',') });
+    clustered = await measureOn(ctx, 'a 3-primary cluster', { clusterNodes: cluster.ports.map((p) => `127.0.0.1:${p}`).join(',') }, { Redis: cluster.pids() });
   } finally {
     await cluster.close();
   }
@@ -65,6 +70,8 @@ export async function clusterScenario(ctx: BenchContext): Promise<ScenarioResult
       name: 'Latch /introspect, 3-primary cluster',
       ...loadCells(clustered.introspect),
       vs: `${ratio(clustered.introspect.rps, single.introspect.rps)}× one Redis, p99 ${ratio(clustered.introspect.p99, single.introspect.p99)}×`,
+      target: '≥ 0.8× one Redis',
+      met: (ratio(clustered.introspect.rps, single.introspect.rps) ?? 0) >= 0.8,
     },
     { section: SECTION, name: 'Latch /token (client credentials), one Redis', ...loadCells(single.token), vs: 'reference' },
     {

@@ -101,6 +101,7 @@ export interface LatchOptions {
 export function createLatch(config: LatchConfig, redis: RedisClient, logger: Logger, options: LatchOptions = {}): Latch {
   const store = new RedisStore(redis, config.secrets.tokenHashKey);
   store.deadlineMs = config.redisCommandTimeoutMs;
+  store.useDirectFetch();
   const metrics = new LatchMetrics();
   store.onError = () => metrics.redisErrors.inc();
   store.onLatency = (seconds) => metrics.redisLatency.observe(seconds);

@@ -34,7 +34,8 @@ const MISMATCH = 'the provided authentication mechanism does not match the regis
  * clients (`none`) cannot introspect. Anything else is 401 `invalid_client`.
  *
  * Secrets are compared in constant time against digests made once at start-up; a Basic header
- * already verified is a Map lookup (a resource server sends the same one on every call).
+ * already verified is one SHA-256 and a Map lookup (a resource server sends the same header on
+ * every call): it is neither parsed nor decoded again.
  * Assertions cost a signature check and one `SET NX` (their `jti` is single-use everywhere).
  */
 export class ClientAuthenticator {
@@ -44,8 +45,9 @@ export class ClientAuthenticator {
   readonly #issuer: string;
   readonly #store: RedisStore;
   /**
-   * Credentials already verified (client id + secret → ok). Bounded; only successes are kept, so a
-   * wrong secret is always re-checked in constant time.
+   * Basic headers already verified: SHA-256 of the header → client id. Never the header in clear: a
+   * heap dump shows digests only. (A form post's secret costs one SHA-256 to verify: no gain.)
+   * Bounded; only successes are kept, so a wrong secret is always re-checked in constant time.
    */
   readonly #verified = new Map<string, string>();
   static readonly MAX_VERIFIED = 1024;
@@ -67,7 +69,7 @@ export class ClientAuthenticator {
   async authenticate(authorization: string | undefined, params: ClientParams): Promise<{ clientId: string; method: ClientAuthMethod }> {
     const presented = [authorization !== undefined, params.client_secret !== undefined, params.client_assertion !== undefined].filter(Boolean).length;
     if (presented > 1) throw new InvalidRequest('client authentication must only be provided using one mechanism');
-    if (authorization !== undefined) return { clientId: this.#secret(...this.#basic(authorization, params)), method: 'client_secret_basic' };
+    if (authorization !== undefined) return { clientId: this.#basicClient(authorization, params), method: 'client_secret_basic' };
     if (params.client_secret !== undefined) {
       if (!params.client_id) throw new InvalidRequest('client_secret needs client_id');
       return { clientId: this.#secret(params.client_id, params.client_secret), method: 'client_secret_post' };
@@ -77,6 +79,25 @@ export class ClientAuthenticator {
       throw new InvalidClient('client authentication is required (public clients cannot introspect)');
     }
     throw new InvalidClient('client authentication is required');
+  }
+
+  /**
+   * Forgets every verified credential: call it when a client's secret or authentication method
+   * changes, so the old secret stops working at once.
+   */
+  forgetVerified(): void {
+    this.#verified.clear();
+  }
+
+  #basicClient(authorization: string, params: ClientParams): string {
+    const memo = digest(authorization).toString('base64');
+    const known = this.#verified.get(memo);
+    // The body may still name a client: it must be the header's (as when the header is parsed).
+    if (known && (params.client_id === undefined || params.client_id === known)) return known;
+    const clientId = this.#secret(...this.#basic(authorization, params));
+    if (this.#verified.size >= ClientAuthenticator.MAX_VERIFIED) this.#verified.clear();
+    this.#verified.set(memo, clientId);
+    return clientId;
   }
 
   #basic(authorization: string, params: ClientParams): [string, string] {
@@ -101,16 +122,11 @@ export class ClientAuthenticator {
   }
 
   #secret(clientId: string, secret: string): string {
-    const memo = `${clientId}\0${secret}`;
-    const known = this.#verified.get(memo);
-    if (known) return known;
     const expected = this.#secrets.get(clientId);
     const presented = digest(secret);
     const same = timingSafeEqual(presented, expected ?? presented);
     if (!expected && this.#methods.has(clientId)) throw new InvalidClient(MISMATCH);
     if (!expected || !same) throw new InvalidClient();
-    if (this.#verified.size >= ClientAuthenticator.MAX_VERIFIED) this.#verified.clear();
-    this.#verified.set(memo, clientId);
     return clientId;
   }
 

@@ -1,5 +1,6 @@
 import type { RedisStore } from '../../adapters/redis/redis-store.js';
 import { decodeFetch, isRevoked, type FetchedRecord } from '../../adapters/redis/record-state.js';
+import { unpackTokenPayload } from '../../adapters/redis/token-payload.js';
 import type { RolePolicy } from '../accounts/role-policy.js';
 import { TOKEN_EXCHANGE_GRANT } from '../config/schema.js';
 import type { ResourceServers } from '../provider/resource-servers.js';
@@ -207,7 +208,7 @@ export class Introspector {
     let token: TokenPayload;
     try {
       // The model comes from the key, the client from the record (neither is in the payload).
-      token = { ...(JSON.parse(record.payload) as TokenPayload), kind, clientId: record.clientId };
+      token = { ...(unpackTokenPayload(record.payload, record.grantPayload) as unknown as TokenPayload), kind, clientId: record.clientId };
     } catch {
       return undefined;
     }
