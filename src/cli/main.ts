@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ACCOUNT_COMMANDS, ACCOUNT_USAGE, accountCommand, type AccountOptions } from './account-commands.js';
 import { AdminClient, CliError } from './admin-client.js';
+import { API_USAGE, apiCommand, type ApiOptions } from './api-commands.js';
 import { dpopSigner } from './dpop-key.js';
 import { json as toJson, line, printable, progress, table } from './format.js';
 
@@ -21,7 +22,7 @@ Commands:
   disable <username> --reason R               disable: all tokens dead, logins refused
   enable <username> --reason R                enable again (old tokens stay dead)
   audit [--limit N] [--after ID] [--follow]   read the audit log (--follow keeps printing)
-${ACCOUNT_USAGE}
+${ACCOUNT_USAGE}${API_USAGE}
 Options:
   --json            machine-readable output
   --no-wait         do not wait for the background cleanup after a revocation
@@ -43,7 +44,7 @@ interface Io {
   tty: boolean;
 }
 
-type Options = AccountOptions & { json?: boolean; reason?: string; user?: string; limit?: string; after?: string; follow?: boolean; 'no-wait'?: boolean; url?: string; 'client-id'?: string; dpop?: boolean; help?: boolean };
+type Options = AccountOptions & ApiOptions & { json?: boolean; reason?: string; user?: string; limit?: string; after?: string; follow?: boolean; 'no-wait'?: boolean; url?: string; 'client-id'?: string; dpop?: boolean; help?: boolean };
 
 function need(value: string | undefined, what: string): string {
   if (!value) throw new CliError(`missing ${what}\n\n${USAGE}`, 2);
@@ -86,6 +87,9 @@ async function run(argv: string[], io: Io): Promise<void> {
       cursor: { type: 'string' }, all: { type: 'boolean' }, 'password-stdin': { type: 'boolean' }, 'require-change': { type: 'boolean' },
       'keep-sessions': { type: 'boolean' }, 'revoke-password': { type: 'boolean' }, 'clear-email': { type: 'boolean' }, 'clear-name': { type: 'boolean' },
       cancel: { type: 'boolean' }, ttl: { type: 'string' }, existing: { type: 'string' }, 'dry-run': { type: 'boolean' },
+      // API commands (api-commands.ts).
+      scope: { type: 'string', multiple: true }, claim: { type: 'string', multiple: true }, introspector: { type: 'string', multiple: true },
+      'no-claims': { type: 'boolean' }, 'no-introspectors': { type: 'boolean' },
     },
   }) as { values: Options; positionals: string[] };
   const [group, command, ...args] = positionals;
@@ -165,6 +169,8 @@ async function run(argv: string[], io: Io): Promise<void> {
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
+    case 'apis':
+      return apiCommand({ client, values, args, print, need });
     default:
       if (ACCOUNT_COMMANDS.has(command)) return accountCommand(command, { client, values, args, json, stdin: io.stdin, err: io.err, print, need, revoked });
       throw new CliError(`unknown command "admin ${command}"\n\n${USAGE}`, 2);

@@ -367,8 +367,14 @@ export const configSchema = z
       }
       clientIds.add(client.client_id);
       client.resources.forEach((aud, j) => {
-        if (!audiences.has(aud)) {
-          ctx.addIssue({ code: 'custom', path: ['clients', i, 'resources', j], message: `no resource server has audience "${aud}"` });
+        // An audience no configured API has may be one registered at run time (the admin API):
+        // it must be a URI as every audience is; tokens for it are refused until it is registered
+        // (warnings.ts says so at start-up).
+        if (!audiences.has(aud) && !URL.canParse(aud)) {
+          ctx.addIssue({ code: 'custom', path: ['clients', i, 'resources', j], message: `no resource server has audience "${aud}" (and it is not an absolute URI an API registered at run time could have)` });
+        }
+        if (jwtAudiences.has(aud)) {
+          ctx.addIssue({ code: 'custom', path: ['clients', i, 'resources', j], message: `"${aud}" is a tokenExchange.jwtAudiences audience (reached by token exchange only)` });
         }
       });
       const confidential = client.token_endpoint_auth_method.startsWith('client_secret');

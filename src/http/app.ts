@@ -15,6 +15,9 @@ import { JwtResponder } from '../introspection/jwt-response.js';
 import type { Logger } from '../log/logger.js';
 import { providerConfiguration } from '../provider/configuration.js';
 import { ResourceServers } from '../provider/resource-servers.js';
+import { keepScopesInStep } from '../provider/provider-scopes.js';
+import { ApiStore } from '../../adapters/redis/api-store.js';
+import { ApiTable } from '../apis/api-table.js';
 import { revocationHooks } from '../provider/revocation-hooks.js';
 import { AuditLog } from '../admin/audit-log.js';
 import { startBackchannelLogout, type Backchannel } from '../backchannel/backchannel.js';
@@ -74,6 +77,10 @@ export interface Latch {
   backchannel: Backchannel;
   /** Announces managed clients and APIs changed, to every process of every instance (src/live/). */
   live: LiveUpdates;
+  /** The resource-server table: the config's APIs and those registered at run time (src/provider/resource-servers.ts). */
+  resourceServers: ResourceServers;
+  /** Keeps `resourceServers` in step with the APIs stored in Redis (src/apis/); `apis.ready()` resolves once they are read. */
+  apis: ApiTable;
   /** The operations listener's (`/readyz`, `/metrics`, `/healthz`: ops-server.ts), for LATCH_OPS_PORT. */
   ops: (req: IncomingMessage, res: ServerResponse) => void;
 }
@@ -102,6 +109,10 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   const resourceServers = new ResourceServers(config.file);
   const live = new LiveUpdates(store, logger);
   redis.once('end', () => live.close());
+  // APIs registered at run time: read now, and again on every instance whenever one changes.
+  const apiStore = new ApiStore(store);
+  const apis = new ApiTable(apiStore, resourceServers, live, logger);
+  redis.once('end', () => apis.close());
   const events = new EventPublisher(store);
   events.onPublish = (event) => {
     if (event.type === 'revocation') metrics.revocations.inc({ scope: event.scope });
@@ -131,9 +142,10 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     }
   });
   const provider = new Provider(config.issuer, providerConfiguration({ config, accounts, resourceServers, adapter, introspectionSigningAlgs }));
+  keepScopesInStep(provider, resourceServers);
   // RFC 8693 at /token: exchanged tokens judged by the same Introspector as every /introspect.
   const defaultJwtAlg = introspectionSigningAlgs.includes('RS256') ? 'RS256' : introspectionSigningAlgs[0];
-  registerTokenExchange(provider, { introspector, policy: new ExchangePolicy(config.file, defaultJwtAlg), jwts: new ExchangedJwts(responder, config.issuer) });
+  registerTokenExchange(provider, { introspector, policy: new ExchangePolicy(config.file, defaultJwtAlg, resourceServers), jwts: new ExchangedJwts(responder, config.issuer) });
 
   if (config.trustedProxies > 0) {
     provider.proxy = true;
@@ -157,7 +169,8 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   });
   const ssf = sharedSignals({
     issuer: config.issuer, production: config.production, config: config.file.ssf, store, introspector, outbound, pushTimeoutMs: config.file.outbound.timeoutMs,
-    jwks: config.secrets.jwks, registry: metrics.registry, logger, audiences: resourceServers.all().map((rs) => rs.audience),
+    // The config's APIs only: urn:latch:ssf is never registered at run time (api-admin-routes.ts reserves urn:latch:).
+    jwks: config.secrets.jwks, registry: metrics.registry, logger, audiences: config.file.resourceServers.map((rs) => rs.audience),
   });
   if (ssf) {
     // Every event published becomes SETs on the streams that take them, in the same request.
@@ -181,7 +194,9 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   provider.use(rateLimit(rateLimits));
   provider.use(staticAssets);
   provider.use(rfcErrorCodes);
-  provider.use(adminRoutes({ provider, introspector, revocations, audit, accounts, credentials, store, logger, roles, travel, rateLimits, proofs: new LatchProofs(store, config.issuer) }));
+  provider.use(adminRoutes({ provider, introspector, revocations, audit, accounts, credentials, store, logger, roles, travel, rateLimits, proofs: new LatchProofs(store, config.issuer),
+    apis: { store: apiStore, resourceServers, table: apis, live, jwtAudiences: config.file.tokenExchange.jwtAudiences.map((a) => a.audience) },
+  }));
   if (ssf) provider.use(ssf.routes);
   provider.use(accountRoutes(provider, accounts, revocations));
   provider.use(passwordRoutes({ provider, accounts, credentials, throttle, rateLimits, sessionTTL: config.file.ttl.session }));
@@ -221,5 +236,5 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     if (req.method === 'POST' && route?.name === 'introspection' && route.exact) return introspect(req, res);
     return koa(req, res);
   };
-  return { provider, store, accounts, credentials, revocations, audit, introspector, metrics, rateLimits, outbound, ssf, backchannel, live, ops: opsListener(store, metrics), callback };
+  return { provider, store, accounts, credentials, revocations, audit, introspector, metrics, rateLimits, outbound, ssf, backchannel, live, resourceServers, apis, ops: opsListener(store, metrics), callback };
 }
