@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchSecrets } from './lib/bench-config.js';
 import { cpuSnapshot, foreignCores } from './lib/foreign-cpu.js';
@@ -28,6 +29,8 @@ const USAGE = `npm run bench [-- options]
   --connections=N    autocannon connections (default 32)
   --soak-minutes=M   measured minutes of the soak, after its warm-up (default 5; --quick 0.5)
   --soak-rate=N      the soak's fixed request rate, req/s over all connections (default 2000)
+  --baseline=DIR     also measure the Latch built in DIR (DIR/dist/src/main.js, e.g. a clone of main
+                     after npm ci && npm run build) in the introspection and cluster scenarios: A/B in one run
   --profile          also run Latch introspection under --cpu-prof and summarise the top frames
   --quiet-wait=S     before starting, wait up to S seconds (default 120) for other processes to
                      leave the CPUs alone (< 0.3 cores busy); every load row notes competing CPU`;
@@ -77,6 +80,7 @@ async function main(): Promise<void> {
       profile: { type: 'boolean', default: false },
       'quiet-wait': { type: 'string' },
       workers: { type: 'string' },
+      baseline: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -110,7 +114,9 @@ async function main(): Promise<void> {
   const log = (message: string) => process.stderr.write(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
   const quiet = await waitForQuiet(Number(values['quiet-wait'] ?? 120), log);
   const redis = await startRedis();
-  const ctx: BenchContext = { settings, soak, quick, redis, secrets: await benchSecrets(), workerCounts, log };
+  const baselineMain = values.baseline ? resolve(values.baseline, 'dist/src/main.js') : undefined;
+  if (baselineMain && !existsSync(baselineMain)) throw new Error(`--baseline: ${baselineMain} does not exist (build that tree first)`);
+  const ctx: BenchContext = { settings, soak, quick, redis, secrets: await benchSecrets(), workerCounts, baselineMain, log };
 
   const rows: Row[] = [];
   const raw: Record<string, unknown> = {};

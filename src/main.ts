@@ -82,6 +82,8 @@ function listen(server: Server, port: number): Promise<void> {
 async function serve(config: LatchConfig, redis: RedisClient, logger: Logger, onStopped: () => Promise<void>): Promise<void> {
   const latch = createLatch(config, redis, logger, { mailSender: config.mailSender ? await loadMailSender(config.mailSender) : undefined });
   if (cluster.isWorker) latch.metrics.render = workerMetrics(latch.metrics.registry);
+  // The APIs registered at run time are in the table before the first request (read again on every change).
+  await latch.apis.ready();
   const server = createServer(latch.callback);
   const stop = gracefulStop(server);
   await listen(server, config.port);

@@ -227,6 +227,23 @@ export class RedisKeys {
     return `${this.prefix}live`;
   }
 
+  /**
+   * A resource server registered at run time (src/apis/): a Redis hash with fields audience, name,
+   * scopes, claims, introspectors (JSON arrays), ttl (seconds), created and updated (ms), rev (a
+   * counter: updates compare it, so two admins never overwrite each other unseen). Keyed by a hash
+   * of the audience (a URI of any length and character); every API key and the index share the hash
+   * tag `{apis}`, so create, update and delete are each one script, on a Redis Cluster too (there are
+   * tens of APIs, not millions: one slot holds them).
+   */
+  api(audience: string): string {
+    return `${this.prefix}api:{apis}:${this.hash('api', audience)}`;
+  }
+
+  /** Set of the audiences of every API registered at run time (same slot as the API hashes). */
+  apiIndex(): string {
+    return `${this.prefix}api:{apis}:index`;
+  }
+
   /** Pub/sub channel and Stream of revocation and security events (docs/events.md). */
   eventsChannel(): string {
     return `${this.prefix}events`;

@@ -1,3 +1,5 @@
+import { unpackTokenPayload } from './token-payload.js';
+
 /**
  * Records are stored as one Redis string (not a hash): a hash whose payload exceeds 64 bytes
  * switches to Redis's `hashtable` encoding and costs about twice the memory. Layout, fields
@@ -8,7 +10,8 @@
  *   t  birth (ms, Redis clock; a grant's tokens carry the grant's birth: their lineage)
  *   c  consumed at (epoch s) or empty      a  account hash or empty     k  client_id or empty
  *   g  grant hash or empty                 s  session-uid hash or empty (session-bound tokens)
- *   p  payload JSON without `jti`, `kind` and `clientId` (the key, the model and `k` say those)
+ *   p  payload JSON without `jti`, `kind` and `clientId` (the key, the model and `k` say those);
+ *      a token's packed (token-payload.ts)
  */
 export const SEP = '\x1f';
 
@@ -42,9 +45,13 @@ export function decodeRecord(value: string | null | undefined): StoredRecord | u
   return { t, c, a, k, g, s, p: parts.slice(6).join(SEP) };
 }
 
-/** The payload as oidc-provider wrote it, given back its model and client (dropped on write). */
-export function payloadOf(record: StoredRecord, model?: string): Record<string, unknown> {
-  const payload = JSON.parse(record.p) as Record<string, unknown>;
+/**
+ * The payload as oidc-provider wrote it, given back its model and client (dropped on write). A
+ * packed token payload (token-payload.ts) is unpacked; an access token's `accountId` then comes
+ * from `grantPayload` (its grant's payload JSON), when given.
+ */
+export function payloadOf(record: StoredRecord, model?: string, grantPayload?: string): Record<string, unknown> {
+  const payload = unpackTokenPayload(record.p, grantPayload);
   if (model) payload.kind = model;
   if (record.k) payload.clientId = record.k;
   return payload;

@@ -31,33 +31,42 @@ export interface FetchedRecord {
   grantClientEpoch: number;
 }
 
-type Reply = [number, ...string[]];
+/** The separator of the FETCH script's one-string reply (RS, 0x1E; scripts.ts). */
+export const FETCH_SEP = '\x1e';
 
+type Reply = Array<string | number>;
+
+/**
+ * The FETCH reply: the script's one RS-separated string, or the same fields as an array (the
+ * cluster form, RedisStore.fetch, reads them one command at a time); null when nothing was found.
+ */
 export function decodeFetch(reply: unknown): FetchedRecord | undefined {
-  if (!Array.isArray(reply)) return undefined;
-  const r = reply as Reply;
+  let r: Reply;
+  if (typeof reply === 'string') r = reply.split(FETCH_SEP);
+  else if (Array.isArray(reply)) r = reply as Reply;
+  else return undefined;
   return {
     index: Number(r[0]) - 1,
-    payload: r[1]!,
-    consumed: r[2]!,
+    payload: r[1] as string,
+    consumed: r[2] as string,
     born: Number(r[3]),
-    grantPayload: r[4]!,
-    grantBorn: r[5]!,
+    grantPayload: r[4] as string,
+    grantBorn: r[5] as string,
     account: {
       disabled: r[6] === '1',
       epoch: Number(r[7] || 0),
       clientEpoch: Number(r[8] || 0),
       grantClientEpoch: Number(r[18] || 0),
-      username: r[10]!,
-      email: r[11]!,
-      name: r[12]!,
-      roles: r[13]!,
+      username: r[10] as string,
+      email: r[11] as string,
+      name: r[12] as string,
+      roles: r[13] as string,
     },
     clientEpoch: Number(r[9] || 0),
-    sessionPayload: r[14] ?? '',
+    sessionPayload: (r[14] as string | undefined) ?? '',
     sessionBorn: Number(r[15] || 0),
-    clientId: r[16] ?? '',
-    grantClientId: r[17] ?? '',
+    clientId: (r[16] as string | undefined) ?? '',
+    grantClientId: (r[17] as string | undefined) ?? '',
     grantClientEpoch: Number(r[19] || 0),
   };
 }

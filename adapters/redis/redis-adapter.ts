@@ -6,6 +6,7 @@ import { modelCode } from './keys.js';
 import { decodeFetch, isRevoked } from './record-state.js';
 import type { Lineage, RedisStore } from './redis-store.js';
 import { CONSUME, TAKE_GRANT_MEMBERS } from './scripts.js';
+import { packTokenPayload, PACKED_MODELS, unpackTokenPayload } from './token-payload.js';
 
 /**
  * oidc-provider adapter on Redis. Layout (README.md beside this file has the full table):
@@ -151,7 +152,7 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
         const born = await store.upsertRecord({
           key,
           lineage,
-          payload: JSON.stringify(stored),
+          payload: PACKED_MODELS.has(this.model) ? packTokenPayload(this.model, stored) : JSON.stringify(stored),
           ttlMs,
           accountHash: accountId ? keys.accountHash(accountId) : '',
           clientId: payload.clientId ?? '',
@@ -203,7 +204,7 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
     async #read(key: string, id?: string): Promise<AdapterPayload | undefined> {
       const record = decodeFetch(await store.run(() => store.fetch([key])));
       if (!record || isRevoked(record)) return undefined;
-      const payload = JSON.parse(record.payload) as StoredPayload;
+      const payload = unpackTokenPayload(record.payload, record.grantPayload) as StoredPayload;
       payload.kind = this.model;
       if (record.clientId) payload.clientId = record.clientId;
       const realId = id ?? (payload._sid ? cipher.open(payload._sid) : undefined);
@@ -225,7 +226,7 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
       const [result, p] = await store.run(() => redis.latchConsume(key, Math.floor(Date.now() / 1000)));
       if (result === 1) return;
       if (result === 0 && CONSUMABLE.has(this.model) && p) {
-        const { grantId } = JSON.parse(p) as AdapterPayload;
+        const { grantId } = unpackTokenPayload(p) as AdapterPayload;
         if (grantId) await this.#destroyGrant(grantId);
       }
       throw new errors.InvalidGrant(result === -1 ? 'grant request is no longer valid' : 'grant request already used');

@@ -1,9 +1,13 @@
-import type { Cluster, Result } from 'ioredis';
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis, Result } from 'ioredis';
 import { TemporarilyUnavailable } from '../../src/errors/oauth-error.js';
 import type { RedisClient } from './connect.js';
 import { IdCipher } from './id-cipher.js';
 import { decodeRecord, encodeRecord, payloadOf, TOMBSTONE } from './record-codec.js';
 import { RedisKeys } from './keys.js';
+import { RespConnection, RespError } from './resp-connection.js';
+import { isPacked } from './token-payload.js';
+import { ClusterReads } from './cluster-reads.js';
 import {
   CREATE_ACCOUNT, CREATE_ACCOUNT_HASH, DELETE_IF_EQUAL, FETCH, INDEX_ADD, ISSUE_TICKET, REHASH_PASSWORD, RETIRE, SET_PASSWORD, STAMP_EPOCH, UPDATE_LIVE_ACCOUNT, UPSERT, UPSERT_RECORD,
 } from './scripts.js';
@@ -84,6 +88,11 @@ export class RedisStore {
    * doubled the time to the 503. This deadline starts when the request asks.
    */
   deadlineMs = 0;
+  /** The direct connection for FETCH (useDirectFetch), when there is one. */
+  #direct: RespConnection | undefined;
+  /** On a cluster, the direct connections to the primaries for the reads of `fetch`. */
+  #clusterReads: ClusterReads | undefined;
+  static readonly #FETCH_SHA = createHash('sha1').update(FETCH).digest('hex');
 
   constructor(redis: RedisClient, tokenHashKey: Buffer, prefix?: string) {
     this.redis = redis;
@@ -103,6 +112,49 @@ export class RedisStore {
     redis.defineCommand('latchRehashPassword', { numberOfKeys: 1, lua: REHASH_PASSWORD });
     redis.defineCommand('latchCreateAccountHash', { numberOfKeys: 1, lua: CREATE_ACCOUNT_HASH });
     redis.defineCommand('latchDeleteIfEqual', { numberOfKeys: 1, lua: DELETE_IF_EQUAL });
+  }
+
+  /**
+   * Sends the hot path's reads over connections of its own (resp-connection.ts) instead of
+   * ioredis's command machinery: on a single Redis the FETCH script, on a cluster the single-key
+   * reads of `fetch`, one connection per primary (cluster-reads.ts). Not through a Sentinel (its
+   * master moves) nor TLS: those stay with ioredis. ioredis still answers whenever a connection is
+   * not ready, lost a command, is redirected, or Redis does not know the script yet (ioredis loads
+   * it). Closed with the ioredis client.
+   */
+  useDirectFetch(): void {
+    if (this.#direct || this.#clusterReads) return;
+    if (this.clustered) {
+      if (!(this.redis as Cluster).options.redisOptions?.tls) this.#clusterReads = new ClusterReads(this.redis as Cluster);
+      return;
+    }
+    const { options } = this.redis as Redis;
+    if (options.sentinels?.length || options.tls || options.path) return;
+    const direct = new RespConnection({ host: options.host ?? '127.0.0.1', port: options.port ?? 6379, username: options.username, password: options.password, db: options.db });
+    this.#direct = direct;
+    this.redis.once('end', () => direct.close());
+  }
+
+  /** Whether FETCH goes over the direct connection right now. */
+  get directFetchReady(): boolean {
+    return this.#direct?.ready ?? false;
+  }
+
+  /** A single-key read of `fetch` on a cluster: over the primary's direct connection when there is one. */
+  #read<T>(key: string, args: string[], viaIoredis: () => Promise<T>): Promise<T> {
+    return this.#clusterReads ? this.#clusterReads.send(key, args, viaIoredis) : viaIoredis();
+  }
+
+  #get(key: string): Promise<string | null> {
+    return this.#read(key, ['GET', key], () => this.redis.get(key));
+  }
+
+  #hget(key: string, field: string): Promise<string | null> {
+    return this.#read(key, ['HGET', key, field], () => this.redis.hget(key, field));
+  }
+
+  #hmget(key: string, fields: string[]): Promise<Array<string | null>> {
+    return this.#read(key, ['HMGET', key, ...fields], () => this.redis.hmget(key, ...fields));
   }
 
   /** Runs a Redis operation; any failure (down, timeout, refused) surfaces as TemporarilyUnavailable. */
@@ -207,34 +259,44 @@ export class RedisStore {
    * The first of `candidates` that exists, with its grant, account and client state, in the reply
    * shape of the FETCH script (record-state.ts decodes it). One round trip on a single server; on
    * a cluster two (three for session-bound tokens), each step's reads sent to their nodes at once.
+   * The candidates are one id's keys under several models (keys.recordKeys): one hash tag.
    */
   fetch(candidates: string[]): Promise<unknown> {
     if (this.clustered) return this.#fetchAcrossSlots(candidates);
-    return this.redis.latchFetch(candidates.length, ...candidates, this.keys.prefix);
+    const viaIoredis = () => this.redis.latchFetch(candidates.length, ...candidates, this.keys.prefix);
+    if (!this.#direct?.ready) return viaIoredis();
+    const command = ['EVALSHA', RedisStore.#FETCH_SHA, String(candidates.length), ...candidates, this.keys.prefix];
+    return this.#direct.send(command).catch((err: Error) => {
+      // A read is safe to ask again: a lost connection or an unknown script goes to ioredis (which
+      // fails closed by itself if Redis is really gone); any other error reply is the answer.
+      if (err instanceof RespError && !err.message.startsWith('NOSCRIPT')) throw err;
+      return viaIoredis();
+    });
   }
 
   async #fetchAcrossSlots(candidates: string[]): Promise<unknown> {
-    const { redis, keys } = this;
-    const values = await Promise.all(candidates.map((key) => redis.get(key)));
+    const { keys } = this;
+    // The candidates differ by model only: one hash tag, one slot, so one MGET (keys.ts).
+    const values = await this.#read(candidates[0]!, ['MGET', ...candidates], () => this.redis.mget(...candidates));
     const index = values.findIndex((value) => decodeRecord(value) !== undefined);
     if (index < 0) return null;
     const r = decodeRecord(values[index])!;
     // Read after the record: an epoch stamped meanwhile is seen, never missed.
     const accountFields = ['disabled', 'epoch', `ce:${r.k}`, 'username', 'email', 'name', 'roles'];
     const [grantValue, account, clientEpoch, sessionKey] = await Promise.all([
-      r.g ? redis.get(keys.recordKey('g', r.g)) : null,
-      r.a ? redis.hmget(keys.accountByHash(r.a), ...accountFields) : [],
-      r.k ? redis.hget(keys.clientEpochs(), r.k) : null,
-      r.s ? redis.get(keys.sessionUidByHash(r.s)) : null,
+      r.g ? this.#get(keys.recordKey('g', r.g)) : null,
+      r.a ? this.#hmget(keys.accountByHash(r.a), accountFields) : [],
+      r.k ? this.#hget(keys.clientEpochs(), r.k) : null,
+      r.s ? this.#get(keys.sessionUidByHash(r.s)) : null,
     ]);
     const grant = decodeRecord(grantValue);
     // A token held in another client's grant (token exchange) dies with that client's epochs too:
     // read with the session, so a third round trip only for such a token (or a session-bound one).
     const other = grant?.k && grant.k !== r.k ? grant.k : '';
     const [sessionValue, otherAccountEpoch, otherClientEpoch] = await Promise.all([
-      sessionKey ? redis.get(sessionKey) : null,
-      other && r.a ? redis.hget(keys.accountByHash(r.a), `ce:${other}`) : null,
-      other ? redis.hget(keys.clientEpochs(), other) : null,
+      sessionKey ? this.#get(sessionKey) : null,
+      other && r.a ? this.#hget(keys.accountByHash(r.a), `ce:${other}`) : null,
+      other ? this.#hget(keys.clientEpochs(), other) : null,
     ]);
     const session = sessionKey ? decodeRecord(sessionValue) : undefined;
     // disabled, epoch, account-client epoch, username, email, name, roles ('' when no account).
@@ -385,10 +447,15 @@ export class RedisStore {
     ]);
   }
 
-  /** A record's payload (with its client restored), or undefined when absent. */
+  /**
+   * A record's payload (with its client restored), or undefined when absent. A packed access token
+   * keeps no `accountId` (token-payload.ts): its grant is read for it.
+   */
   async readPayload(key: string): Promise<{ accountId?: string; clientId?: string; grantId?: string; uid?: string; userCode?: string } | undefined> {
     const record = decodeRecord(await this.redis.get(key));
-    return record ? payloadOf(record) : undefined;
+    if (!record) return undefined;
+    const grant = record.g && isPacked(record.p) ? decodeRecord(await this.redis.get(this.keys.recordKey('g', record.g))) : undefined;
+    return payloadOf(record, undefined, grant?.p);
   }
 
   /** A record's birth (ms), or undefined when absent. */

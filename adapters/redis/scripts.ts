@@ -157,13 +157,23 @@ return 1
 
 /**
  * The one read of the hot path. KEYS: candidate record keys (first found wins); ARGV[1]: key prefix.
- * Returns {index, p, c, t, grant p, grant t, disabled, epoch, account-client epoch, client epoch,
+ * Returns index, p, c, t, grant p, grant t, disabled, epoch, account-client epoch, client epoch,
  * username, email, name, roles, session p, session t, client id, grant client id, grant client's
- * account-client epoch, grant client's epoch} or nil. The last two are read only for a token held
+ * account-client epoch, grant client's epoch, or nil. The last two are read only for a token held
  * in another client's grant (token exchange, RFC 8693): it dies with either client's revocations.
  * Validity is decided by the caller (record-state.ts).
+ *
+ * The fields come back as ONE string, separated by RS (0x1E, FETCH_SEP in record-state.ts): a
+ * client parses one bulk string instead of a 20-element array. Payloads are JSON (no raw control
+ * characters), ids and epochs never hold one; the account's profile fields are the admin's to
+ * write, so RS and US (0x1F) are taken out of them here (a username cannot shift the fields after it).
  */
 export const FETCH = `${SPLIT}
+local function clean(v)
+  if not v then return '' end
+  if string.find(v, '[\\30\\31]') then return (string.gsub(v, '[\\30\\31]', '')) end
+  return v
+end
 for i, key in ipairs(KEYS) do
   local r = split(redis.call('GET', key) or '')
   if r then
@@ -181,7 +191,7 @@ for i, key in ipairs(KEYS) do
       local acct = redis.call('HMGET', ARGV[1] .. 'acct:{a.' .. r[3] .. '}',
         'disabled', 'epoch', 'ce:' .. r[4], 'username', 'email', 'name', 'roles', 'ce:' .. out[18])
       out[7], out[8], out[9] = acct[1] or '', acct[2] or '', acct[3] or ''
-      out[11], out[12], out[13], out[14] = acct[4] or '', acct[5] or '', acct[6] or '', acct[7] or ''
+      out[11], out[12], out[13], out[14] = clean(acct[4]), clean(acct[5]), clean(acct[6]), clean(acct[7])
       if other then out[19] = acct[8] or '' end
     end
     if r[4] ~= '' then
@@ -200,7 +210,7 @@ for i, key in ipairs(KEYS) do
         end
       end
     end
-    return out
+    return table.concat(out, '\\30')
   end
 end
 return nil

@@ -23,6 +23,8 @@ export interface BenchContext {
   secrets: BenchSecrets;
   /** LATCH_WORKERS values the workers scenario compares (--workers, default 1,2). */
   workerCounts: number[];
+  /** Another Latch build's dist/src/main.js (--baseline=DIR), measured beside this one where a scenario supports it. */
+  baselineMain?: string;
   /** Progress line on stderr (the table goes to stdout). */
   log(message: string): void;
 }

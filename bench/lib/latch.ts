@@ -14,8 +14,16 @@ export const LATCH_MAIN = fileURLToPath(new URL('../../src/main.js', import.meta
  * keys, at LOG_LEVEL=info (the production default: no per-request log lines). `env` adds to or
  * overrides the environment (e.g. REDIS_CLUSTER_NODES with an empty `redisUrl`); `file` replaces the
  * bench config file (a scenario that needs more of Latch, e.g. Shared Signals, or more clients).
+ * `main` runs another build instead (`--baseline`: an A/B comparison in the same run).
  */
-export async function startLatch(redisUrl: string, secrets: BenchSecrets, nodeArgs: string[] = [], env: Record<string, string> = {}, file: unknown = latchFileConfig()): Promise<ChildServer> {
+export async function startLatch(
+  redisUrl: string,
+  secrets: BenchSecrets,
+  nodeArgs: string[] = [],
+  env: Record<string, string> = {},
+  file: unknown = latchFileConfig(),
+  main = LATCH_MAIN,
+): Promise<ChildServer> {
   const port = await freePort();
   // Readiness is served on the operations listener (LATCH_OPS_PORT), never on the public port.
   const opsPort = await freePort();
@@ -24,7 +32,7 @@ export async function startLatch(redisUrl: string, secrets: BenchSecrets, nodeAr
   writeFileSync(configFile, JSON.stringify(file));
   const url = `http://127.0.0.1:${port}`;
   return startProgram(
-    LATCH_MAIN,
+    main,
     {
       PORT: String(port),
       ISSUER: url,

@@ -1,5 +1,6 @@
 import autocannon from 'autocannon';
 import { cpuSnapshot, foreignCores } from './foreign-cpu.js';
+import { cpuMicrosPerRequest, processSnapshot } from './process-cpu.js';
 
 export interface LoadTarget {
   /** Full URL of the endpoint under load. */
@@ -33,6 +34,8 @@ export interface LoadResult {
   errors: number;
   /** CPU cores used by processes outside the bench during the measured run (lib/foreign-cpu.ts). */
   foreignCores?: number;
+  /** CPU µs per response of each process named in `measure`'s `processes` (lib/process-cpu.ts). */
+  cpuUs?: Record<string, number>;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -82,11 +85,17 @@ async function run(target: LoadTarget, connections: number, durationS: number, r
   return { result, rejected, latencies: latencies.slice(0, count).sort() };
 }
 
-/** A short warm-up (discarded), then a fixed-duration measured run at `connections` connections. */
-export async function measure(target: LoadTarget, settings: LoadSettings): Promise<LoadResult> {
+/**
+ * A short warm-up (discarded), then a fixed-duration measured run at `connections` connections.
+ * `processes` (name → pid or pids: the server under test, its Redis) get their CPU µs per response over
+ * the measured run.
+ */
+export async function measure(target: LoadTarget, settings: LoadSettings, processes: Record<string, number | number[]> = {}): Promise<LoadResult> {
   if (settings.warmupS > 0) await run(target, settings.connections, settings.warmupS, false);
   const cpuBefore = cpuSnapshot();
+  const ticksBefore = processSnapshot(processes);
   const { result, rejected, latencies } = await run(target, settings.connections, settings.durationS, true);
+  const ticksAfter = processSnapshot(processes);
   const foreign = foreignCores(cpuBefore, cpuSnapshot());
   return {
     rps: Math.round(result.requests.total / result.duration),
@@ -98,5 +107,6 @@ export async function measure(target: LoadTarget, settings: LoadSettings): Promi
     rejected: rejected + result.errors + result.timeouts,
     errors: result.errors + result.timeouts,
     foreignCores: foreign,
+    cpuUs: Object.keys(processes).length ? cpuMicrosPerRequest(ticksBefore, ticksAfter, result.requests.total) : undefined,
   };
 }

@@ -7,6 +7,8 @@ import { freePort } from '../../test/support/redis-server.js';
 
 export interface BenchRedis {
   url: string;
+  /** The redis-server process (its CPU time per request: lib/process-cpu.ts). */
+  pid: number;
   /** A client of the bench itself (seeding, INFO, FLUSHALL), never the one a server under test uses. */
   client: Redis;
   close(): Promise<void>;
@@ -39,6 +41,7 @@ export async function startRedis(): Promise<BenchRedis> {
   }
   return {
     url: `redis://127.0.0.1:${port}`,
+    pid: child.pid!,
     client,
     async close() {
       client.disconnect();

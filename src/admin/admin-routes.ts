@@ -17,6 +17,7 @@ import { accountAdminRoutes, accountView } from './account-admin-routes.js';
 import { clientAdminRoutes } from './client-admin-routes.js';
 import type { ClientService } from '../clients/client-service.js';
 import type { InitialAccessTokens } from '../clients/initial-access-tokens.js';
+import { apiAdminRoutes, type ApiAdminDependencies } from './api-admin-routes.js';
 import type { AuditLog } from './audit-log.js';
 import { authenticateAdmin, BearerError, type AdminCaller } from './bearer-auth.js';
 import { openApiDocument } from './openapi.js';
@@ -43,6 +44,8 @@ export interface AdminDependencies {
   rateLimits?: RateLimits;
   /** DPoP proofs of DPoP-bound admin tokens (without it, only Bearer is accepted). */
   proofs?: LatchProofs;
+  /** Resource servers managed at run time (`/admin/apis`: api-admin-routes.ts). */
+  apis: Omit<ApiAdminDependencies, 'written' | 'clientExists'> & { clientExists?: ApiAdminDependencies['clientExists'] };
 }
 
 /**
@@ -205,6 +208,17 @@ export function adminRoutes(deps: AdminDependencies) {
   ];
   if (deps.clients) routes.push(...clientAdminRoutes({ clients: deps.clients, initialAccessTokens: deps.initialAccessTokens, written }));
   routes.push(...accountAdminRoutes({ store: deps.store, accounts, credentials: deps.credentials, roles, audit, logger, account, written }));
+  // Until managed clients bring their own lookup: oidc-provider's (the config's clients, the adapter's Client records).
+  const clientExists = deps.apis.clientExists ?? (async (id: string) => {
+    try {
+      return (await clientName(id)) !== undefined;
+    } catch (err) {
+      // A client oidc-provider finds but cannot load (its metadata names a scope no API has now) exists.
+      if (err instanceof OAuthError) throw err;
+      return true;
+    }
+  });
+  routes.push(...apiAdminRoutes({ ...deps.apis, clientExists, written }));
 
   return async function admin(ctx: Context, next: Next) {
     if (!ctx.path.startsWith('/admin/') && ctx.path !== '/admin') return next();

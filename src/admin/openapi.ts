@@ -1,5 +1,7 @@
 /** OpenAPI 3.1 description of the admin API, served at GET /admin/openapi.json. */
 
+import { apiPaths } from './api-openapi.js';
+
 const reason = { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: { type: 'string', minLength: 1, maxLength: 500 } } };
 const revocationResult = {
   type: 'object',
@@ -242,7 +244,7 @@ export const openApiDocument = {
   },
   components: {
     securitySchemes: {
-      latch: { type: 'oauth2', flows: { clientCredentials: { tokenUrl: '/token', scopes: { 'admin:read': 'Read accounts, sessions and the audit log', 'admin:write': 'Revoke, disable and enable; manage accounts and passwords' } } } },
+      latch: { type: 'oauth2', flows: { clientCredentials: { tokenUrl: '/token', scopes: { 'admin:read': 'Read accounts, sessions, APIs and the audit log', 'admin:write': 'Revoke, disable and enable; manage accounts, passwords and APIs' } } } },
     },
   },
   paths: {
@@ -254,6 +256,7 @@ export const openApiDocument = {
       }, { type: 'object', properties: { account: accountSchema, previous: { type: 'object' }, audit_id: { type: 'string' } } }),
     },
     ...accountPaths,
+    ...apiPaths,
     '/admin/accounts/{username}/sessions': read('The account’s live device sessions', [username], { type: 'object', properties: { sessions: { type: 'array', items: session } } }),
     '/admin/accounts/{username}/revoke': write('Log the account out of everything, at once', [username]),
     '/admin/accounts/{username}/sessions/{id}/revoke': write('End one device session', [username, { name: 'id', in: 'path', required: true, schema: { type: 'string' } }]),

@@ -8,18 +8,18 @@ import type { AdminCaller } from './bearer-auth.js';
 export type Handler = (ctx: Context, params: string[], caller: AdminCaller) => Promise<unknown>;
 
 export interface Route {
-  method: 'GET' | 'POST' | 'PUT' | 'PATCH';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   pattern: RegExp;
   scope: 'admin:read' | 'admin:write';
   handler: Handler;
 }
 
-/** 404 `not_found`: no such account, client, session or job. */
+/** 404 `not_found`: no such account, client, session, job or API. */
 export class NotFound extends Error {
   readonly status = 404;
 }
 
-/** 409 `conflict`: the write would overwrite or re-create something that must not be (a taken username, a deleted subject). */
+/** 409 `conflict`: the write would overwrite or re-create something that must not be (a taken username, a deleted subject, an API of the config file). */
 export class Conflict extends Error {
   readonly status = 409;
 }

@@ -93,7 +93,7 @@ export class AdminClient {
   }
 
   /** Calls the admin API with a JSON body, or with `body` as it is when `contentType` is given (JSON lines). */
-  async call<T = Record<string, unknown>>(method: 'GET' | 'POST' | 'PUT' | 'PATCH', path: string, body?: unknown, contentType?: string): Promise<T> {
+  async call<T = Record<string, unknown>>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, contentType?: string): Promise<T> {
     const token = await this.#accessToken();
     const { response, body: answer } = await this.#send(
       path,

@@ -9,7 +9,8 @@ export interface ClientOptions {
   'grant-type'?: string[];
   'redirect-uri'?: string[];
   'post-logout-uri'?: string[];
-  scope?: string;
+  /** Repeatable (shared with the API commands); joined with spaces. */
+  scope?: string[];
   resource?: string[];
   'auth-method'?: string;
   'access-token-ttl'?: string;
@@ -37,7 +38,7 @@ export interface ClientCommandContext {
 export const CLIENT_USAGE = `  clients                                     list every client (config ones are read-only)
   client <client_id>                          show a client
   create-client <client_id> --reason R [--name N] [--grant-type G]... [--redirect-uri U]...
-                [--post-logout-uri U]... [--scope "S S"] [--resource AUD]... [--auth-method M]
+                [--post-logout-uri U]... [--scope S]... [--resource AUD]... [--auth-method M]
                 [--access-token-ttl S] [--refresh-token-ttl S] [--jwks-file F]
                 [--backchannel-logout-uri U] [--metadata-file F.json]
                                               create a client; its secret is printed once
@@ -47,7 +48,7 @@ export const CLIENT_USAGE = `  clients                                     list 
                                               a new secret (printed once); the old one keeps
                                               working for the grace period (default 0: dies now)
   delete-client <client_id> --reason R        revoke everything the client holds, then delete it
-  initial-access-token --reason R [--uses N] [--ttl 7d] [--grant-type G]... [--scope "S S"]
+  initial-access-token --reason R [--uses N] [--ttl 7d] [--grant-type G]... [--scope S]...
                 [--resource AUD]...           a token a developer registers one client with
                                               (RFC 7591); printed once
 `;
@@ -87,7 +88,7 @@ async function metadata(values: ClientOptions): Promise<Record<string, unknown>>
   if (values['grant-type']) out.grant_types = values['grant-type'];
   if (values['redirect-uri']) out.redirect_uris = values['redirect-uri'];
   if (values['post-logout-uri']) out.post_logout_redirect_uris = values['post-logout-uri'];
-  if (values.scope !== undefined) out.scope = values.scope;
+  if (values.scope !== undefined) out.scope = values.scope.join(' ');
   if (values.resource) out.resources = values.resource;
   if (values['auth-method']) out.token_endpoint_auth_method = values['auth-method'];
   const accessTTL = integer(values['access-token-ttl'], '--access-token-ttl');
@@ -148,7 +149,7 @@ export async function clientCommand(command: string, ctx: ClientCommandContext):
       if (values.ttl !== undefined) body.ttl_seconds = duration(values.ttl, '--ttl');
       const policy: Record<string, unknown> = {};
       if (values['grant-type']) policy.grant_types = values['grant-type'];
-      if (values.scope !== undefined) policy.scope = values.scope;
+      if (values.scope !== undefined) policy.scope = values.scope.join(' ');
       if (values.resource) policy.resources = values.resource;
       if (Object.keys(policy).length) body.policy = policy;
       const result = await client.call<{ initial_access_token: string; expires_at: number; uses: number; audit_id: string }>('POST', '/admin/initial-access-tokens', body);

@@ -402,7 +402,7 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_id'], message: `duplicate client_id "${client.client_id}"` });
       }
       clientIds.add(client.client_id);
-      checkClient(client, { audiences, resourceServers: config.resourceServers, jwtAudiences }, (path, message) =>
+      checkClient(client, { audiences, resourceServers: config.resourceServers, jwtAudiences, futureAudiences: true }, (path, message) =>
         ctx.addIssue({ code: 'custom', path: ['clients', i, ...path], message }),
       );
     });
@@ -470,17 +470,27 @@ export interface ClientContext {
   audiences: ReadonlySet<string>;
   resourceServers: ReadonlyArray<{ audience: string; scopes: readonly string[] }>;
   jwtAudiences: ReadonlyMap<string, { scopes: readonly string[] }>;
+  /**
+   * The config file's clients may name an audience no configured API has, as long as it is a URI:
+   * an API registered at run time may have it (tokens for it are refused until then). A client
+   * written at run time names only APIs that exist now.
+   */
+  futureAudiences?: boolean;
 }
 
 /**
  * The rules of one client beyond its shape, the same for a config client and one managed at run
  * time (src/clients/): `issue(path, message)` is called for each broken one, the path inside the client.
  */
-export function checkClient(client: ClientConfig, { audiences, resourceServers, jwtAudiences }: ClientContext, issue: (path: Array<string | number>, message: string) => void): void {
+export function checkClient(client: ClientConfig, { audiences, resourceServers, jwtAudiences, futureAudiences = false }: ClientContext, issue: (path: Array<string | number>, message: string) => void): void {
   client.resources.forEach((aud, j) => {
-    if (!audiences.has(aud)) {
-      issue(['resources', j], `no resource server has audience "${aud}"`);
+    // An audience no configured API has may be one registered at run time (the admin API): in the
+    // config file it must be a URI as every audience is; tokens for it are refused until it is
+    // registered (warnings.ts says so at start-up).
+    if (!audiences.has(aud) && !(futureAudiences && URL.canParse(aud))) {
+      issue(['resources', j], futureAudiences ? `no resource server has audience "${aud}" (and it is not an absolute URI an API registered at run time could have)` : `no resource server has audience "${aud}"`);
     }
+    if (jwtAudiences.has(aud)) issue(['resources', j], `"${aud}" is a tokenExchange.jwtAudiences audience (reached by token exchange only)`);
   });
   const confidential = client.token_endpoint_auth_method.startsWith('client_secret');
   if (confidential && !client.client_secret) {

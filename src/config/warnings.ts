@@ -31,6 +31,16 @@ export function configWarnings(config: LatchConfig): ConfigWarning[] {
         '(without the form-encoding RFC 6749 §2.3.1 asks for) send it mangled and are refused. Use a base64url or hex secret (e.g. openssl rand -hex 32)',
     });
   });
+  const audiences = new Set(config.file.resourceServers.map((rs) => rs.audience));
+  config.file.clients.forEach((client, i) => {
+    client.resources.forEach((aud, j) => {
+      if (audiences.has(aud)) return;
+      warnings.push({
+        field: `clients[${i}].resources[${j}]`,
+        message: `no resource server in the config has audience "${aud}": client "${client.client_id}" gets tokens for it only while an API with that audience is registered through the admin API (/admin/apis)`,
+      });
+    });
+  });
   if (config.production && config.issuer.startsWith('https:') && config.trustedProxies === 0) {
     warnings.push({
       field: 'LATCH_TRUSTED_PROXIES',

@@ -15,6 +15,9 @@ import { JwtResponder } from '../introspection/jwt-response.js';
 import type { Logger } from '../log/logger.js';
 import { providerConfiguration } from '../provider/configuration.js';
 import { ResourceServers } from '../provider/resource-servers.js';
+import { keepScopesInStep } from '../provider/provider-scopes.js';
+import { ApiStore } from '../../adapters/redis/api-store.js';
+import { ApiTable } from '../apis/api-table.js';
 import { revocationHooks } from '../provider/revocation-hooks.js';
 import { AuditLog } from '../admin/audit-log.js';
 import { startBackchannelLogout, type Backchannel } from '../backchannel/backchannel.js';
@@ -87,6 +90,10 @@ export interface Latch {
   clients: ClientRegistry;
   /** Managed clients' lifecycle (admin API, registration). */
   clientService: ClientService;
+  /** The resource-server table: the config's APIs and those registered at run time (src/provider/resource-servers.ts). */
+  resourceServers: ResourceServers;
+  /** Keeps `resourceServers` in step with the APIs stored in Redis (src/apis/); `apis.ready()` resolves once they are read. */
+  apis: ApiTable;
   /** The operations listener's (`/readyz`, `/metrics`, `/healthz`: ops-server.ts), for LATCH_OPS_PORT. */
   ops: (req: IncomingMessage, res: ServerResponse) => void;
 }
@@ -107,6 +114,7 @@ export interface LatchOptions {
 export function createLatch(config: LatchConfig, redis: RedisClient, logger: Logger, options: LatchOptions = {}): Latch {
   const store = new RedisStore(redis, config.secrets.tokenHashKey);
   store.deadlineMs = config.redisCommandTimeoutMs;
+  store.useDirectFetch();
   const metrics = new LatchMetrics();
   store.onError = () => metrics.redisErrors.inc();
   store.onLatency = (seconds) => metrics.redisLatency.observe(seconds);
@@ -114,6 +122,10 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   const resourceServers = new ResourceServers(config.file);
   const live = new LiveUpdates(store, logger);
   redis.once('end', () => live.close());
+  // APIs registered at run time: read now, and again on every instance whenever one changes.
+  const apiStore = new ApiStore(store);
+  const apis = new ApiTable(apiStore, resourceServers, live, logger);
+  redis.once('end', () => apis.close());
   const events = new EventPublisher(store);
   events.onPublish = (event) => {
     if (event.type === 'revocation') metrics.revocations.inc({ scope: event.scope });
@@ -158,6 +170,7 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     file: config.file, resourceServers, introspectionSigningAlgs, production: config.production, registry: clients, initialAccessTokens,
   });
   const provider = new Provider(config.issuer, providerConfiguration({ config, accounts, resourceServers, adapter, introspectionSigningAlgs, registration }));
+  keepScopesInStep(provider, resourceServers);
   // Open registration takes no initial access tokens (registration.openPolicy applies to all).
   if (config.file.registration.enabled && !config.file.registration.open) initialAccessTokens.bind(provider);
   // /token and /revoke check secrets with the same function as /introspect (secret-hook.ts).
@@ -183,7 +196,7 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   };
   // RFC 8693 at /token: exchanged tokens judged by the same Introspector as every /introspect.
   const defaultJwtAlg = introspectionSigningAlgs.includes('RS256') ? 'RS256' : introspectionSigningAlgs[0];
-  registerTokenExchange(provider, { introspector, policy: new ExchangePolicy(config.file, defaultJwtAlg), jwts: new ExchangedJwts(responder, config.issuer) });
+  registerTokenExchange(provider, { introspector, policy: new ExchangePolicy(config.file, defaultJwtAlg, resourceServers), jwts: new ExchangedJwts(responder, config.issuer) });
 
   if (config.trustedProxies > 0) {
     provider.proxy = true;
@@ -207,7 +220,8 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   });
   const ssf = sharedSignals({
     issuer: config.issuer, production: config.production, config: config.file.ssf, store, introspector, outbound, pushTimeoutMs: config.file.outbound.timeoutMs,
-    jwks: config.secrets.jwks, registry: metrics.registry, logger, audiences: resourceServers.all().map((rs) => rs.audience),
+    // The config's APIs only: urn:latch:ssf is never registered at run time (api-admin-routes.ts reserves urn:latch:).
+    jwks: config.secrets.jwks, registry: metrics.registry, logger, audiences: config.file.resourceServers.map((rs) => rs.audience),
   });
   if (ssf) {
     // Every event published becomes SETs on the streams that take them, in the same request.
@@ -229,7 +243,9 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   provider.use(staticAssets);
   provider.use(rfcErrorCodes);
   provider.use(registrationGuard);
-  provider.use(adminRoutes({ clients: clientService, initialAccessTokens, provider, introspector, revocations, audit, accounts, credentials, store, logger, roles, travel, rateLimits, proofs: new LatchProofs(store, config.issuer) }));
+  provider.use(adminRoutes({ clients: clientService, initialAccessTokens, provider, introspector, revocations, audit, accounts, credentials, store, logger, roles, travel, rateLimits, proofs: new LatchProofs(store, config.issuer),
+    apis: { store: apiStore, resourceServers, table: apis, live, jwtAudiences: config.file.tokenExchange.jwtAudiences.map((a) => a.audience), clientExists: async (id: string) => (await clients.find(id)) !== undefined },
+  }));
   if (ssf) provider.use(ssf.routes);
   provider.use(accountRoutes(provider, accounts, revocations));
   provider.use(passwordRoutes({ provider, accounts, credentials, throttle, rateLimits, sessionTTL: config.file.ttl.session }));
@@ -270,5 +286,5 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     if (req.method === 'POST' && route?.name === 'introspection' && route.exact) return introspect(req, res);
     return koa(req, res);
   };
-  return { provider, store, accounts, credentials, revocations, audit, introspector, metrics, rateLimits, outbound, ssf, backchannel, live, clients, clientService, ops: opsListener(store, metrics), callback };
+  return { provider, store, accounts, credentials, revocations, audit, introspector, metrics, rateLimits, outbound, ssf, backchannel, live, clients, clientService, resourceServers, apis, ops: opsListener(store, metrics), callback };
 }

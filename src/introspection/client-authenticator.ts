@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JSONWebKeySet } from 'jose';
 import type { RedisStore } from '../../adapters/redis/redis-store.js';
 import type { ClientRegistry, KnownClient } from '../clients/client-registry.js';
+import type { SecretMatch } from '../clients/client-secrets.js';
 import { InvalidClient, InvalidRequest } from '../errors/oauth-error.js';
 import { assertionProblem, ASSERTION_ALGS, CLOCK_TOLERANCE_SECONDS, JWT_BEARER } from '../provider/client-assertion.js';
 
@@ -12,6 +14,10 @@ export interface ClientParams {
   client_secret?: string;
   client_assertion?: string;
   client_assertion_type?: string;
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
 }
 
 /** RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64. */
@@ -30,10 +36,11 @@ const MISMATCH = 'the provided authentication mechanism does not match the regis
  *
  * Clients come from the ClientRegistry (config and managed alike). Secrets are checked by the one
  * secret check (ClientSecrets.verify: keyed hashes, constant time, rotation grace); a Basic header
- * already verified is a Map lookup (a resource server sends the same one on every call), bounded,
- * remembered only until the secret it matched dies, and forgotten whenever a client changes on any
- * instance (the registry's drop, on every live announcement). Assertions cost a signature check and
- * one `SET NX` (their `jti` is single-use everywhere).
+ * already verified is one SHA-256 and a Map lookup (a resource server sends the same header on
+ * every call): it is neither parsed nor decoded again. That memory is bounded, holds a verification
+ * only until the secret it matched dies, and is forgotten whenever a client changes on any instance
+ * (the registry's drop, on every live announcement). Assertions cost a signature check and one
+ * `SET NX` (their `jti` is single-use everywhere).
  */
 export class ClientAuthenticator {
   readonly #registry: ClientRegistry;
@@ -41,8 +48,10 @@ export class ClientAuthenticator {
   readonly #issuer: string;
   readonly #store: RedisStore;
   /**
-   * Credentials already verified (client id + secret → client id and until when). Bounded; only
-   * successes are kept, so a wrong secret is always re-checked in constant time.
+   * Basic headers already verified: SHA-256 of the header → client id, and until when (the death
+   * of the secret it matched). Never the header in clear: a heap dump shows digests only. (A form
+   * post's secret costs one keyed hash to verify: no gain.) Bounded; only successes are kept, so a
+   * wrong secret is always re-checked in constant time.
    */
   readonly #verified = new Map<string, { clientId: string; until: number }>();
   static readonly MAX_VERIFIED = 1024;
@@ -61,7 +70,7 @@ export class ClientAuthenticator {
   async authenticate(authorization: string | undefined, params: ClientParams): Promise<{ clientId: string; method: ClientAuthMethod }> {
     const presented = [authorization !== undefined, params.client_secret !== undefined, params.client_assertion !== undefined].filter(Boolean).length;
     if (presented > 1) throw new InvalidRequest('client authentication must only be provided using one mechanism');
-    if (authorization !== undefined) return { clientId: await this.#secret(...this.#basic(authorization, params)), method: 'client_secret_basic' };
+    if (authorization !== undefined) return { clientId: await this.#basicClient(authorization, params), method: 'client_secret_basic' };
     if (params.client_secret !== undefined) {
       if (!params.client_id) throw new InvalidRequest('client_secret needs client_id');
       return { clientId: await this.#secret(params.client_id, params.client_secret), method: 'client_secret_post' };
@@ -71,6 +80,35 @@ export class ClientAuthenticator {
       throw new InvalidClient('client authentication is required (public clients cannot introspect)');
     }
     throw new InvalidClient('client authentication is required');
+  }
+
+  /**
+   * Forgets every verified credential: call it when a client's secret or authentication method
+   * changes, so the old secret stops working at once.
+   */
+  forgetVerified(): void {
+    this.#verified.clear();
+  }
+
+  async #basicClient(authorization: string, params: ClientParams): Promise<string> {
+    const memo = digest(authorization).toString('base64');
+    const known = this.#verified.get(memo);
+    // The body may still name a client: it must be the header's (as when the header is parsed).
+    if (known && Date.now() < known.until && (params.client_id === undefined || params.client_id === known.clientId)) return known.clientId;
+    const [clientId, secret] = this.#basic(authorization, params);
+    const match = await this.#check(clientId, secret);
+    if (this.#verified.size >= ClientAuthenticator.MAX_VERIFIED) this.#verified.clear();
+    this.#verified.set(memo, { clientId, until: match.until });
+    return clientId;
+  }
+
+  /** The one secret check (ClientSecrets.verify) for this client, or 401 `invalid_client`. */
+  async #check(clientId: string, secret: string): Promise<SecretMatch> {
+    const client = this.#registry.peek(clientId) ?? (await this.#registry.find(clientId));
+    const match = this.#registry.secrets.verify(clientId, client?.credential ?? {}, secret);
+    if (client && !client.credential.current) throw new InvalidClient(MISMATCH);
+    if (!client || !match) throw new InvalidClient();
+    return match;
   }
 
   #basic(authorization: string, params: ClientParams): [string, string] {
@@ -95,15 +133,7 @@ export class ClientAuthenticator {
   }
 
   async #secret(clientId: string, secret: string): Promise<string> {
-    const memo = `${clientId}\0${secret}`;
-    const known = this.#verified.get(memo);
-    if (known && Date.now() < known.until) return known.clientId;
-    const client = this.#registry.peek(clientId) ?? (await this.#registry.find(clientId));
-    const match = this.#registry.secrets.verify(clientId, client?.credential ?? {}, secret);
-    if (client && !client.credential.current) throw new InvalidClient(MISMATCH);
-    if (!client || !match) throw new InvalidClient();
-    if (this.#verified.size >= ClientAuthenticator.MAX_VERIFIED) this.#verified.clear();
-    this.#verified.set(memo, { clientId, until: match.until });
+    await this.#check(clientId, secret);
     return clientId;
   }
 

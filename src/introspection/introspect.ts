@@ -1,5 +1,6 @@
 import type { RedisStore } from '../../adapters/redis/redis-store.js';
 import { decodeFetch, isRevoked, type FetchedRecord } from '../../adapters/redis/record-state.js';
+import { unpackTokenPayload } from '../../adapters/redis/token-payload.js';
 import type { RolePolicy } from '../accounts/role-policy.js';
 import { TOKEN_EXCHANGE_GRANT } from '../config/schema.js';
 import type { ResourceServers } from '../provider/resource-servers.js';
@@ -40,6 +41,13 @@ export type IntrospectionResponse = { active: false } | ({ active: true } & Reco
 type ActiveResponse = { active: true } & Record<string, unknown>;
 
 const INACTIVE: IntrospectionResponse = Object.freeze({ active: false }) as IntrospectionResponse;
+
+/**
+ * How far an instance's clock (a token's `iat`) may lag Redis's (an API's creation time) before a
+ * token issued just after an API was registered reads as one of an earlier API of that audience.
+ * A removed API registered again within this many seconds still finds its earlier tokens alive.
+ */
+const API_CLOCK_SKEW_SECONDS = 5;
 
 const MODELS = ['AccessToken', 'ClientCredentials', 'RefreshToken'] as const;
 
@@ -200,7 +208,7 @@ export class Introspector {
     let token: TokenPayload;
     try {
       // The model comes from the key, the client from the record (neither is in the payload).
-      token = { ...(JSON.parse(record.payload) as TokenPayload), kind, clientId: record.clientId };
+      token = { ...(unpackTokenPayload(record.payload, record.grantPayload) as unknown as TokenPayload), kind, clientId: record.clientId };
     } catch {
       return undefined;
     }
@@ -227,9 +235,12 @@ export class Introspector {
 
     const access = allowed(token);
     if (!access) return undefined;
+    // An API removed at run time takes its tokens with it (an in-memory read of the live table).
+    if (!this.#resourceServers.issuedFor(token.aud, token.iat, API_CLOCK_SKEW_SECONDS)) return undefined;
     // A deleted account's tokens die with it (its record is gone: no username).
     if (token.accountId && !record.account.username) return undefined;
 
+    const granted = this.#resourceServers.currentScope(token.aud, token.scope ?? '');
     const constrained = !!(token.jkt || token['x5t#S256']);
     const body: Record<string, unknown> = { active: true };
     if (token.accountId) body.sub = token.accountId;
@@ -242,8 +253,8 @@ export class Introspector {
       sid: token.sid,
       iss: this.#issuer,
       aud: token.aud,
-      // Live permissions: what was granted, as far as the account's roles allow it right now.
-      scope: (token.accountId ? this.#roles.effectiveScope(token.scope ?? '', roles) : token.scope) || undefined,
+      // Live permissions: what was granted, as far as the API still has it and the account's roles allow it right now.
+      scope: (token.accountId ? this.#roles.effectiveScope(granted, roles) : granted) || undefined,
       cnf: constrained ? { ...(token['x5t#S256'] ? { 'x5t#S256': token['x5t#S256'] } : {}), ...(token.jkt ? { jkt: token.jkt } : {}) } : undefined,
       token_type: kind !== 'RefreshToken' ? (token.jkt ? 'DPoP' : 'Bearer') : undefined,
     });

@@ -67,7 +67,8 @@ interface Dependencies {
 /** The whole oidc-provider configuration, derived from Latch's config. */
 export function providerConfiguration({ config, accounts, resourceServers, adapter, introspectionSigningAlgs, registration }: Dependencies): Configuration {
   const { file, secrets } = config;
-  const knownScopes = new Set([...OIDC_SCOPES, ...resourceServers.scopes()]);
+  // The table changes at run time (APIs registered through the admin API): read it per request.
+  const knownScopes = () => new Set([...OIDC_SCOPES, ...resourceServers.scopes()]);
 
   async function findAccount(_ctx: KoaContextWithOIDC, sub: string): Promise<OidcAccount | undefined> {
     const account = await accounts.findBySub(sub);
@@ -113,6 +114,8 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
       profile: ['name', 'preferred_username'],
       email: ['email', 'email_verified'],
     },
+    // The scopes known when the Provider is built; provider-scopes.ts keeps oidc-provider's set in
+    // step with APIs registered or removed at run time.
     scopes: [...OIDC_SCOPES, ...resourceServers.scopes()],
     responseTypes: ['code'],
     // Length caps of authorization request parameters (invalid_request, redirected to the client).
@@ -188,19 +191,21 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
           if (!api && machine) {
             // A machine token is for an API: scopes no API of the client knows are an error; asking
             // for nothing at all gets the client's first API (RFC 6749 §3.3 default).
-            refuseUngrantableScopes(machine, client, knownScopes);
+            refuseUngrantableScopes(machine, client, knownScopes());
             return resourceServers.allowedFor(latch(client))[0] ?? (undefined as unknown as string);
           }
           return api ?? (undefined as unknown as string);
         },
         useGrantedResource: async () => true,
+        // Read from the live table on every request: an API registered at run time gets tokens at
+        // once, one removed none, and a changed TTL or scope list applies to the next token.
         getResourceServerInfo: async (ctx, indicator, client) => {
           const rs = resourceServers.get(indicator);
           if (!rs || !resourceServers.allowedFor(latch(client)).includes(indicator)) {
             throw new errors.InvalidTarget(`client may not obtain tokens for ${indicator}`);
           }
           const machine = clientCredentialsScopes(ctx);
-          if (machine) refuseUngrantableScopes(machine, client, knownScopes, rs);
+          if (machine) refuseUngrantableScopes(machine, client, knownScopes(), rs);
           return {
             scope: rs.scopes.join(' '),
             audience: rs.audience,

@@ -147,10 +147,27 @@ function lookup(path: string): { entry: Entry; exact: boolean } | undefined {
 }
 
 /**
+ * Paths already resolved (most requests go to a handful of paths). Bounded: paths are the
+ * client's to choose (`/auth/<uid>` is a new one per login), so it starts over when full.
+ */
+const resolved = new Map<string, ResolvedRoute | undefined>();
+const MAX_RESOLVED = 1024;
+
+/**
  * The route a request path (Koa's `ctx.path`: no query, not decoded) reaches, or undefined. Like
- * oidc-provider's router: the path as it is first, then without one trailing slash.
+ * oidc-provider's router: the path as it is first, then without one trailing slash. The answer is
+ * frozen: it is shared by every request of that path.
  */
 export function resolveRoute(path: string): ResolvedRoute | undefined {
+  const known = resolved.get(path);
+  if (known !== undefined || resolved.has(path)) return known;
+  if (resolved.size >= MAX_RESOLVED) resolved.clear();
+  const route = resolveUncached(path);
+  resolved.set(path, route && Object.freeze(route));
+  return route;
+}
+
+function resolveUncached(path: string): ResolvedRoute | undefined {
   const own = OWN_EXACT.get(path);
   if (own) return { name: own, path, exact: true, label: path };
   for (const [name, prefix] of OWN_PREFIXES) {

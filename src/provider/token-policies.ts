@@ -12,7 +12,7 @@ function audiences(aud: string | string[] | undefined): string[] {
 
 /**
  * RFC 7662 §4: the server decides who may learn about a token. A caller sees a token as active
- * only if it is the client the token was issued to, or a resource server registered (in config)
+ * only if it is the client the token was issued to, or a resource server registered (config or run time)
  * for one of the token's audiences. Anything else gets `{"active":false}`, which tells nothing.
  *
  * Returns undefined when the caller may not see the token, else the audiences it introspects for

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Death } from '../../adapters/redis/redis-adapter.js';
 import type { RedisStore } from '../../adapters/redis/redis-store.js';
 import { decodeFetch, isRevoked } from '../../adapters/redis/record-state.js';
+import { unpackTokenPayload } from '../../adapters/redis/token-payload.js';
 import type { Logger } from '../log/logger.js';
 import { EventPublisher, tokenSha256, type RevocationScope } from './events.js';
 import type { PriorState, RevocationObserver } from './revocation-observer.js';
@@ -178,7 +179,7 @@ export class Revocations {
     const candidates = keys.recordKeys(TOKEN_MODELS, token);
     const record = decodeFetch(await this.#store.run(() => this.#store.fetch(candidates)));
     if (!record || isRevoked(record)) return undefined;
-    const payload = { ...(JSON.parse(record.payload) as { grantId?: string; accountId?: string }), clientId: record.clientId || undefined };
+    const payload = { ...(unpackTokenPayload(record.payload, record.grantPayload) as { grantId?: string; accountId?: string }), clientId: record.clientId || undefined };
     const tokens = payload.grantId
       ? await this.#store.run(() => this.#store.deleteGrant(keys.grant(payload.grantId!)))
       : await this.#store.run(async (redis) => {

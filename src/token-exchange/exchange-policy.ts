@@ -1,5 +1,6 @@
 import { errors } from 'oidc-provider';
 import type { ClientConfig, LatchFileConfig } from '../config/schema.js';
+import type { ResourceServers } from '../provider/resource-servers.js';
 
 /**
  * What the policy reads of the client at hand: its `token_exchange` and `scope` metadata, from the
@@ -19,17 +20,18 @@ export type ExchangeTarget =
 /**
  * Who may exchange tokens for what (RFC 8693 §5: "the authorization server MUST perform the
  * appropriate validation procedures … and be able to determine whether the client is authorized"),
- * from the client's `token_exchange` (audiences, scope cap, with the client's own `scope`), and the
- * targets built once from the config: `tokenExchange.jwtAudiences` and `resourceServers`. Every refusal is the RFC's error.
+ * from the client's `token_exchange` (audiences, scope cap, with the client's own `scope`: the
+ * client oidc-provider resolved for the request, config or managed), `tokenExchange.jwtAudiences`,
+ * and the live resource-server table (an API registered, changed or removed at run time is a
+ * target, changed or gone at the next request). Every refusal is the RFC's error.
  */
 export class ExchangePolicy {
   readonly #targets = new Map<string, ExchangeTarget>();
+  readonly #resourceServers: ResourceServers;
 
   /** `defaultAlg`: what JWTs are signed with when their audience names no `alg` (RS256, else the first key Latch has). */
-  constructor(file: LatchFileConfig, defaultAlg: string | undefined) {
-    for (const rs of file.resourceServers) {
-      this.#targets.set(rs.audience, { kind: 'opaque', audience: rs.audience, scopes: rs.scopes, ttlSeconds: rs.accessTokenTTL });
-    }
+  constructor(file: LatchFileConfig, defaultAlg: string | undefined, resourceServers: ResourceServers) {
+    this.#resourceServers = resourceServers;
     for (const jwt of file.tokenExchange.jwtAudiences) {
       const alg = jwt.alg ?? defaultAlg;
       if (!alg) continue; // no signing key at all: app.ts refuses to start before this matters
@@ -41,11 +43,17 @@ export class ExchangePolicy {
   target(client: ExchangeClient, audience: string): ExchangeTarget {
     const policy = client.token_exchange;
     if (!policy) throw new errors.UnauthorizedClient('this client has no token exchange policy (clients[].token_exchange)');
-    const target = this.#targets.get(audience);
+    const target = this.#targets.get(audience) ?? this.#opaque(audience);
     if (!target || !policy.audiences.includes(audience)) {
       throw new errors.InvalidTarget(`this client may not exchange tokens for ${JSON.stringify(audience)}`);
     }
     return target;
+  }
+
+  /** An API that introspects (the live table): its tokens are opaque. */
+  #opaque(audience: string): ExchangeTarget | undefined {
+    const rs = this.#resourceServers.get(audience);
+    return rs && { kind: 'opaque', audience: rs.audience, scopes: rs.scopes, ttlSeconds: rs.accessTokenTTL };
   }
 
   /**

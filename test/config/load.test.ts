@@ -34,6 +34,11 @@ describe('config file validation', () => {
     expect(readFileConfig('config/demo.json').clients.length).toBeGreaterThan(0);
   });
 
+  it('accepts a client resource no configured API has when it is a URI (an API registered at run time may have it)', () => {
+    const config = parseFileConfig({ ...minimal, clients: [{ ...minimal.clients[0], resources: ['https://api.test', 'https://later.test'] }] });
+    expect(config.clients[0]!.resources).toEqual(['https://api.test', 'https://later.test']);
+  });
+
   it('fills defaults', () => {
     const config = parseFileConfig(minimal);
     expect(config.ttl.refreshToken).toBe(14 * 24 * 3600);
@@ -44,7 +49,7 @@ describe('config file validation', () => {
   it.each([
     [{ ...minimal, clients: [{ ...minimal.clients[0], client_secret: 'short' }] }, 'clients[0].client_secret', /at least 32/],
     [{ ...minimal, clients: [{ ...minimal.clients[0], client_secret: undefined }] }, 'clients[0].client_secret', /required for client_secret_basic/],
-    [{ ...minimal, clients: [{ ...minimal.clients[0], resources: ['https://nope.test'] }] }, 'clients[0].resources[0]', /no resource server/],
+    [{ ...minimal, clients: [{ ...minimal.clients[0], resources: ['nope'] }] }, 'clients[0].resources[0]', /no resource server has audience "nope" \(and it is not an absolute URI/],
     [{ ...minimal, clients: [{ ...minimal.clients[0], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [] } }] }, 'clients[0].client_secret', /must not be set for private_key_jwt/],
     [{ ...minimal, clients: [{ ...minimal.clients[0], token_endpoint_auth_method: 'none', grant_types: [] }] }, 'clients[0].client_secret', /must not be set for none/],
     [{ ...minimal, clients: [{ ...minimal.clients[0], grant_types: ['password'] }] }, 'clients[0].grant_types[0]', /Invalid option/],

@@ -105,6 +105,19 @@ describe('start-up warnings', () => {
     expect(JSON.stringify(configWarnings(config))).not.toContain('abc+def');
   });
 
+  it('warns that a client resource no configured API has gets tokens only while such an API is registered at run time', async () => {
+    const config = await loadConfig({
+      LATCH_CONFIG: fileWith({ ...own, clients: [{ ...own.clients[0], resources: ['https://api.test', 'https://later.test'] }] }),
+      LATCH_DEV_KEYS_FILE: join(dir, 'dev-keys.json'),
+    });
+    expect(configWarnings(config)).toEqual([
+      {
+        field: 'clients[0].resources[1]',
+        message: 'no resource server in the config has audience "https://later.test": client "svc" gets tokens for it only while an API with that audience is registered through the admin API (/admin/apis)',
+      },
+    ]);
+  });
+
   it('has nothing to say about the demo config, base64url and hex secrets', async () => {
     const config = await loadConfig({ LATCH_DEV_KEYS_FILE: join(dir, 'dev-keys.json') });
     expect(configWarnings(config)).toEqual([]);

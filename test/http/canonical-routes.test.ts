@@ -114,6 +114,19 @@ describe('canonical routes', () => {
     expect(resolveRoute('/admin/accounts/alice')).toMatchObject({ name: 'admin', exact: true });
     expect(resolveRoute('/ADMIN/accounts/alice')).toBeUndefined();
   });
+
+  it('gives the same answer for a path resolved before, from its memo, and the answer cannot be changed', () => {
+    const first = resolveRoute('/introspect');
+    expect(resolveRoute('/introspect')).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(resolveRoute('/Introspect')).toMatchObject({ name: 'introspection', exact: false });
+    expect(resolveRoute('/Introspect')).toMatchObject({ name: 'introspection', exact: false });
+    expect(resolveRoute('/nowhere')).toBeUndefined();
+    expect(resolveRoute('/nowhere')).toBeUndefined();
+    // Past its bound (1024 paths) the memo starts over: answers stay the same.
+    for (let i = 0; i < 1100; i++) expect(resolveRoute(`/auth/uid-${i}`)).toMatchObject({ name: 'resume', exact: true });
+    expect(resolveRoute('/introspect')).toEqual({ name: 'introspection', path: '/introspect', exact: true, label: '/introspect' });
+  });
 });
 
 describe('discovery', () => {

@@ -67,6 +67,7 @@ export async function startLatch(redisUrl: RedisTarget | string, options: StartO
   const latch = createLatch(config, redis, logger, { mailSender: options.mailSender });
   void warnAtStartup(config, redis, logger);
   await latch.accounts.seed(config.file.accounts);
+  await latch.apis.ready();
   let introspections = 0;
   const listener: Latch['callback'] = (req, res) => {
     if (req.method === 'POST' && req.url?.split('?')[0] === '/introspect') introspections++;
