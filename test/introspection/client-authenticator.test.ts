@@ -8,8 +8,8 @@ import { InvalidClient, InvalidRequest } from '../../src/errors/oauth-error.js';
 import { ClientAuthenticator } from '../../src/introspection/client-authenticator.js';
 
 const CLIENTS = [
-  { client_id: 'api', client_secret: 'api-secret', token_endpoint_auth_method: 'client_secret_basic' },
-  { client_id: 'other', client_secret: 'other-secret', token_endpoint_auth_method: 'client_secret_basic' },
+  { client_id: 'api', client_secret: 'api-secret', token_endpoint_auth_method: 'client_secret_basic', redirect_uris: [], post_logout_redirect_uris: [] },
+  { client_id: 'other', client_secret: 'other-secret', token_endpoint_auth_method: 'client_secret_basic', redirect_uris: [], post_logout_redirect_uris: [] },
 ] as unknown as ClientConfig[];
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
