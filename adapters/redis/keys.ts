@@ -178,6 +178,38 @@ export class RedisKeys {
     return `${this.prefix}clock`;
   }
 
+  /**
+   * A client managed at run time (src/clients/: admin API, dynamic registration): one string,
+   * JSON `{metadata, secret, previous, managed_by, …}` (client-records.ts). Its secrets only as
+   * keyed hashes (`secretDigest`), never in clear.
+   */
+  managedClient(clientId: string): string {
+    return `${this.prefix}mc:{${this.hash('mc', clientId)}}`;
+  }
+
+  /** Set of the ids of every managed client (listings and the CSP origins; never a request path's lookup). */
+  managedClients(): string {
+    return `${this.prefix}mc:index`;
+  }
+
+  /**
+   * The full keyed hash (HMAC-SHA256 under the token-hashing key, 256 bits) of a credential that
+   * Latch generated (a client secret): what is stored and compared in place of the secret. A
+   * generated secret has 256 bits of entropy, so a fast keyed hash is enough (no password hash:
+   * `/introspect` checks it on every cache miss).
+   */
+  secretDigest(domain: string, id: string, secret: string): Buffer {
+    return createHmac('sha256', this.#hashKey).update(`${domain}\0${id}\0${secret}`).digest();
+  }
+
+  /**
+   * An initial access token's Latch side (hash: `policy` JSON, `uses` left), beside its oidc-provider
+   * record in the same slot; it dies with the token (same expiry).
+   */
+  initialAccessTokenPolicy(tokenId: string): string {
+    return `${this.record('InitialAccessToken', tokenId)}:policy`;
+  }
+
   /** Hash client_id → revocation epoch (ms) for whole-client revocation. */
   clientEpochs(): string {
     return `${this.prefix}client-epochs`;

@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import { API, API_SCOPE, CLIENTS } from '../lib/bench-config.js';
+import { ADMIN_API, API, API_SCOPE, CLIENTS } from '../lib/bench-config.js';
 import { startServer } from '../lib/child-server.js';
 import type { BenchContext, ScenarioResult } from '../lib/context.js';
 import { startLatch } from '../lib/latch.js';
@@ -56,6 +56,8 @@ export async function introspectionScenario(ctx: BenchContext): Promise<Scenario
   const latchResult = await measure(introspectTarget(`${latch.url}/introspect`, token, true), settings, { Latch: latch.pid, Redis: redis.pid });
   await latch.close();
 
+  ctx.log('introspection: a client managed in Redis (admin API) against a config client, same call');
+  const managed = await managedClientIntrospection(redis.url, secrets, settings);
   let baseline: LoadResult | undefined;
   if (ctx.baselineMain) {
     ctx.log(`introspection: baseline Latch (${ctx.baselineMain})`);
@@ -83,7 +85,56 @@ export async function introspectionScenario(ctx: BenchContext): Promise<Scenario
 
   const rows = introspectionRows(limit, jwtVerify, latchResult, stock);
   if (baseline) rows.splice(3, 0, baselineRow(latchResult, baseline, limit, ctx.baselineMain!));
-  return { rows, raw: { limit, jwtVerify, latch: latchResult, baseline, stock } };
+  rows.push(...managedRows(managed));
+  return { rows, raw: { limit, jwtVerify, latch: latchResult, baseline, stock, managedConfig: managed.config, managedRedis: managed.managed } };
+}
+
+/**
+ * Issue 15: introspection throughput with the caller's client (and its secret's keyed hash) in
+ * Redis instead of the config file. Both callers introspect their own client-credentials token on
+ * one Latch, back to back: the config client `svc`, then a client created through the admin API.
+ */
+async function managedClientIntrospection(redisUrl: string, secrets: BenchContext['secrets'], settings: BenchContext['settings']) {
+  const latch = await startLatch(redisUrl, secrets);
+  try {
+    const admin = await clientCredentials(latch.url, CLIENTS.admin, 'admin:read admin:write', ADMIN_API);
+    const created = await fetch(`${latch.url}/admin/clients`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ client_id: 'bench-managed', grant_types: ['client_credentials'], scope: API_SCOPE, resources: [API], reason: 'bench' }),
+    });
+    const body = (await created.json()) as { client_secret?: string };
+    if (created.status !== 201 && created.status !== 409) throw new Error(`could not create the managed client: ${created.status}`);
+    const managedClient = ['bench-managed', body.client_secret!] as const;
+    const configToken = await clientCredentials(latch.url, CLIENTS.svc, API_SCOPE, API);
+    const managedToken = await clientCredentials(latch.url, managedClient, API_SCOPE, API);
+    const own = (token: string, client: readonly [string, string]): LoadTarget => ({
+      url: `${latch.url}/introspect`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(client) },
+      bodies: [new URLSearchParams({ token }).toString()],
+      accepted: activeAnywhere,
+    });
+    const config = await measure(own(configToken, CLIENTS.svc), settings, { Latch: latch.pid });
+    const managed = await measure(own(managedToken, managedClient), settings, { Latch: latch.pid });
+    return { config, managed };
+  } finally {
+    await latch.close();
+  }
+}
+
+function managedRows({ config, managed }: { config: LoadResult; managed: LoadResult }): Row[] {
+  const vsConfig = ratio(managed.rps, config.rps);
+  return [
+    { section: SECTION, name: 'Latch /introspect, caller a config client (own token)', ...loadCells(config), vs: 'reference for the next row' },
+    {
+      section: SECTION,
+      name: 'Latch /introspect, caller a client managed in Redis (own token)',
+      ...loadCells(managed),
+      vs: `${vsConfig}× config client`,
+      target: '≥ 0.95× config client (issue 15)',
+      met: vsConfig !== undefined && vsConfig >= 0.95 && managed.rejected === 0,
+    },
+  ];
 }
 
 function baselineRow(latch: LoadResult, baseline: LoadResult, limit: LoadResult, main: string): Row {

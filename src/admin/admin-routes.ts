@@ -14,6 +14,9 @@ import type { RevocationResult, Revocations } from '../revocation/revocations.js
 import type { RedisStore } from '../../adapters/redis/redis-store.js';
 import type { Credentials } from '../credentials/credentials.js';
 import { accountAdminRoutes, accountView } from './account-admin-routes.js';
+import { clientAdminRoutes } from './client-admin-routes.js';
+import type { ClientService } from '../clients/client-service.js';
+import type { InitialAccessTokens } from '../clients/initial-access-tokens.js';
 import { apiAdminRoutes, type ApiAdminDependencies } from './api-admin-routes.js';
 import type { AuditLog } from './audit-log.js';
 import { authenticateAdmin, BearerError, type AdminCaller } from './bearer-auth.js';
@@ -23,6 +26,10 @@ import { auditQuery, reasonBody, rolesBody, tokenBody } from './schemas.js';
 
 export interface AdminDependencies {
   provider: Provider;
+  /** Clients managed at run time (src/clients/). */
+  clients?: ClientService;
+  /** Initial access tokens for dynamic client registration (when registration is on). */
+  initialAccessTokens?: InitialAccessTokens;
   roles: RolePolicy;
   travel: TravelGuard;
   introspector: Introspector;
@@ -199,6 +206,7 @@ export function adminRoutes(deps: AdminDependencies) {
       },
     },
   ];
+  if (deps.clients) routes.push(...clientAdminRoutes({ clients: deps.clients, initialAccessTokens: deps.initialAccessTokens, written }));
   routes.push(...accountAdminRoutes({ store: deps.store, accounts, credentials: deps.credentials, roles, audit, logger, account, written }));
   // Until managed clients bring their own lookup: oidc-provider's (the config's clients, the adapter's Client records).
   const clientExists = deps.apis.clientExists ?? (async (id: string) => {

@@ -137,6 +137,93 @@ const accountPaths = {
   },
 };
 
+/** Clients managed at run time (src/admin/client-admin-routes.ts, docs/clients.md). */
+const clientMetadata = {
+  client_name: { type: 'string' },
+  token_endpoint_auth_method: { enum: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'], default: 'client_secret_basic' },
+  grant_types: { type: 'array', items: { enum: ['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange'] } },
+  redirect_uris: { type: 'array', items: { type: 'string', format: 'uri' }, description: 'Exact URIs: no fragment, no wildcard' },
+  post_logout_redirect_uris: { type: 'array', items: { type: 'string', format: 'uri' } },
+  scope: { type: 'string', description: 'Space-separated; each an OpenID Connect scope or an API scope' },
+  resources: { type: 'array', items: { type: 'string' }, description: 'Audiences of resource servers' },
+  jwks: { type: 'object', description: 'Public keys (private_key_jwt)' },
+  introspection_signed_response_alg: { enum: ['RS256', 'PS256', 'ES256', 'EdDSA'] },
+  dpop_bound_access_tokens: { type: 'boolean' },
+  token_exchange: { type: 'object', properties: { audiences: { type: 'array', items: { type: 'string' } }, scopes: { type: 'array', items: { type: 'string' } } } },
+  backchannel_logout_uri: { type: 'string', format: 'uri' },
+  backchannel_logout_session_required: { type: 'boolean' },
+  access_token_ttl: { type: 'integer', minimum: 10, maximum: 86400, description: 'Caps its access tokens (the API’s shorter TTL wins)' },
+  refresh_token_ttl: { type: 'integer', minimum: 60, description: 'Caps its refresh tokens' },
+};
+const clientSchema = {
+  type: 'object',
+  properties: {
+    client_id: { type: 'string' }, managed_by: { enum: ['config', 'admin', 'registration'], description: 'config: read-only here' }, ...clientMetadata,
+    created_at: { type: 'integer' }, updated_at: { type: 'integer' }, client_secret_issued_at: { type: 'integer' }, client_secret_expires_at: { type: 'integer', description: '0: never' },
+    previous_secret_expires_at: { type: 'integer', description: 'When the secret before the last rotation stops working (seconds)' },
+  },
+};
+const clientWritten = {
+  type: 'object',
+  properties: { client: clientSchema, client_secret: { type: 'string', description: 'Shown once: only its keyed hash is stored' }, changed: { type: 'array', items: { type: 'string' } }, audit_id: { type: 'string' } },
+};
+const conflict = { 409: { description: 'A config client (read-only here) or a taken client_id', content: { 'application/json': { schema: error } } } };
+const clientWrite = (summary: string, body: object, answer: object, params: object[] = [clientId]) => ({
+  summary, security: [{ latch: ['admin:write'] }], parameters: params, requestBody: jsonBody(body), responses: { ...ok(answer), ...conflict },
+});
+const clientPaths = {
+  '/admin/clients': {
+    ...read('Every client: the config’s (managed_by "config", read-only) and the managed ones', [], { type: 'object', properties: { clients: { type: 'array', items: clientSchema } } }),
+    post: {
+      summary: 'Create a managed client; a secret-based one gets a generated secret, shown once',
+      security: [{ latch: ['admin:write'] }],
+      requestBody: jsonBody({ type: 'object', required: ['reason', 'grant_types'], additionalProperties: false, properties: { client_id: { type: 'string', pattern: '^[A-Za-z0-9._~-]{1,128}$', description: 'Default: random' }, ...clientMetadata, reason: reasonField } }),
+      responses: { 201: { description: 'Created', content: { 'application/json': { schema: clientWritten } } }, ...conflict, ...errors },
+    },
+  },
+  '/admin/clients/{clientId}': {
+    ...read('A client', [clientId], clientSchema),
+    patch: clientWrite('Change fields of a managed client (null removes an optional one); the whole is checked again', {
+      type: 'object', required: ['reason'], additionalProperties: false, properties: { ...clientMetadata, reason: reasonField },
+    }, clientWritten),
+  },
+  '/admin/clients/{clientId}/rotate-secret': {
+    post: clientWrite('A new secret (shown once); the old one keeps working for grace_seconds, then fails at /token, /revoke and /introspect', {
+      type: 'object', required: ['reason'], additionalProperties: false, properties: { grace_seconds: { type: 'integer', minimum: 0, maximum: 2592000, default: 0 }, reason: reasonField },
+    }, clientWritten),
+  },
+  '/admin/clients/{clientId}/delete': {
+    post: clientWrite('Delete a managed client: everything it holds is revoked first (as revoke), then its record goes', { ...reason, additionalProperties: false }, {
+      ...revocationResult, properties: { ...revocationResult.properties, deleted: { type: 'boolean' } },
+    }),
+  },
+  '/admin/initial-access-tokens': {
+    post: {
+      summary: 'An initial access token for dynamic client registration (RFC 7591), shown once; only with registration.enabled',
+      security: [{ latch: ['admin:write'] }],
+      requestBody: jsonBody({
+        type: 'object', required: ['reason'], additionalProperties: false,
+        properties: {
+          uses: { type: 'integer', minimum: 1, maximum: 1000, default: 1 }, ttl_seconds: { type: 'integer', minimum: 60, maximum: 2592000, default: 86400 },
+          policy: {
+            type: 'object', additionalProperties: false,
+            properties: {
+              grant_types: { type: 'array', items: { enum: ['authorization_code', 'refresh_token', 'client_credentials'] }, default: ['authorization_code', 'refresh_token'] },
+              scope: { type: 'string', default: 'openid offline_access profile email' }, resources: { type: 'array', items: { type: 'string' }, default: [] },
+              httpsOnly: { type: 'boolean', default: true },
+            },
+          },
+          reason: reasonField,
+        },
+      }),
+      responses: {
+        201: { description: 'Issued', content: { 'application/json': { schema: { type: 'object', properties: { initial_access_token: { type: 'string' }, uses: { type: 'integer' }, expires_at: { type: 'integer' }, policy: { type: 'object' }, audit_id: { type: 'string' } } } } } },
+        ...errors,
+      },
+    },
+  },
+};
+
 const session = {
   type: 'object',
   properties: {
@@ -177,6 +264,7 @@ export const openApiDocument = {
     '/admin/accounts/{username}/disable': write('Disable the account: all tokens inactive, logins refused', [username]),
     '/admin/accounts/{username}/enable': write('Enable the account again (old tokens stay dead)', [username]),
     '/admin/accounts/{username}/delete': write('Delete the account: everything revoked, a tombstone stays (the subject is never re-created)', [username]),
+    ...clientPaths,
     '/admin/clients/{clientId}/revoke': write('Revoke every token of a client (compromised client)', [clientId]),
     '/admin/tokens/revoke': write('Revoke one token by value (with its grant)', [], {
       type: 'object', required: ['token', 'reason'], additionalProperties: false,

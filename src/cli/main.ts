@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ACCOUNT_COMMANDS, ACCOUNT_USAGE, accountCommand, type AccountOptions } from './account-commands.js';
 import { AdminClient, CliError } from './admin-client.js';
+import { CLIENT_COMMANDS, CLIENT_USAGE, clientCommand, type ClientOptions } from './client-commands.js';
 import { API_USAGE, apiCommand, type ApiOptions } from './api-commands.js';
 import { dpopSigner } from './dpop-key.js';
 import { json as toJson, line, printable, progress, table } from './format.js';
@@ -22,7 +23,7 @@ Commands:
   disable <username> --reason R               disable: all tokens dead, logins refused
   enable <username> --reason R                enable again (old tokens stay dead)
   audit [--limit N] [--after ID] [--follow]   read the audit log (--follow keeps printing)
-${ACCOUNT_USAGE}${API_USAGE}
+${ACCOUNT_USAGE}${API_USAGE}${CLIENT_USAGE}
 Options:
   --json            machine-readable output
   --no-wait         do not wait for the background cleanup after a revocation
@@ -44,7 +45,7 @@ interface Io {
   tty: boolean;
 }
 
-type Options = AccountOptions & ApiOptions & { json?: boolean; reason?: string; user?: string; limit?: string; after?: string; follow?: boolean; 'no-wait'?: boolean; url?: string; 'client-id'?: string; dpop?: boolean; help?: boolean };
+type Options = AccountOptions & ApiOptions & ClientOptions & { json?: boolean; reason?: string; user?: string; limit?: string; after?: string; follow?: boolean; 'no-wait'?: boolean; url?: string; 'client-id'?: string; dpop?: boolean; help?: boolean };
 
 function need(value: string | undefined, what: string): string {
   if (!value) throw new CliError(`missing ${what}\n\n${USAGE}`, 2);
@@ -90,6 +91,11 @@ async function run(argv: string[], io: Io): Promise<void> {
       // API commands (api-commands.ts).
       scope: { type: 'string', multiple: true }, claim: { type: 'string', multiple: true }, introspector: { type: 'string', multiple: true },
       'no-claims': { type: 'boolean' }, 'no-introspectors': { type: 'boolean' },
+      // Client commands (client-commands.ts); --scope (repeatable) is shared with the API commands.
+      'grant-type': { type: 'string', multiple: true }, 'redirect-uri': { type: 'string', multiple: true }, 'post-logout-uri': { type: 'string', multiple: true },
+      resource: { type: 'string', multiple: true }, 'auth-method': { type: 'string' }, 'access-token-ttl': { type: 'string' },
+      'refresh-token-ttl': { type: 'string' }, 'jwks-file': { type: 'string' }, 'metadata-file': { type: 'string' }, 'backchannel-logout-uri': { type: 'string' },
+      grace: { type: 'string' }, uses: { type: 'string' },
     },
   }) as { values: Options; positionals: string[] };
   const [group, command, ...args] = positionals;
@@ -172,6 +178,7 @@ async function run(argv: string[], io: Io): Promise<void> {
     case 'apis':
       return apiCommand({ client, values, args, print, need });
     default:
+      if (CLIENT_COMMANDS.has(command)) return clientCommand(command, { client, values, args, json, print, need, err: io.err, revoked });
       if (ACCOUNT_COMMANDS.has(command)) return accountCommand(command, { client, values, args, json, stdin: io.stdin, err: io.err, print, need, revoked });
       throw new CliError(`unknown command "admin ${command}"\n\n${USAGE}`, 2);
   }

@@ -90,6 +90,10 @@ export const clientSchema = z.strictObject({
   backchannel_logout_uri: backchannelLogoutUri.optional(),
   /** The client needs `sid` in its logout tokens (OIDC Back-Channel Logout 1.0 §2.2); Latch sends it whenever it knows it. */
   backchannel_logout_session_required: z.boolean().optional(),
+  /** Seconds: caps the lifetime of this client's access tokens (its API's own TTL when shorter wins). */
+  access_token_ttl: z.number().int().min(10).max(86_400).optional(),
+  /** Seconds: caps the lifetime of this client's refresh tokens (ttl.refreshToken when shorter wins). */
+  refresh_token_ttl: z.number().int().min(60).max(366 * 86_400).optional(),
 });
 
 export const accountSchema = z.strictObject({
@@ -188,6 +192,34 @@ export const outboundSchema = z.strictObject({
  * Delivery of back-channel logout tokens (src/backchannel/): token lifetime, and the retry schedule
  * of a receiver that does not answer 2xx. docs/backchannel-logout.md#delivery.
  */
+/**
+ * What a dynamically registered client (RFC 7591) may ask for: an initial access token's policy, or
+ * open registration's. Redirect URIs are always exact (no wildcard, no fragment); `httpsOnly`
+ * allows plain http for a loopback host only (native apps, RFC 8252 §7.3).
+ */
+export const registrationPolicySchema = z.strictObject({
+  grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).min(1).default(['authorization_code', 'refresh_token']),
+  /** The scopes a registered client may request (space-separated); default the OpenID Connect ones. */
+  scope: z.string().default('openid offline_access profile email'),
+  /** The APIs (resource server audiences) it may get tokens for; default none (sign-in only). */
+  resources: z.array(z.string().min(1)).default([]),
+  httpsOnly: z.boolean().default(true),
+});
+export type RegistrationPolicy = z.infer<typeof registrationPolicySchema>;
+
+const REGISTRATION_POLICY_DEFAULTS: RegistrationPolicy = {
+  grant_types: ['authorization_code', 'refresh_token'], scope: 'openid offline_access profile email', resources: [], httpsOnly: true,
+};
+
+/** Dynamic client registration (RFC 7591) and client management (RFC 7592): docs/clients.md. */
+export const registrationSchema = z.strictObject({
+  /** Serve `/reg` (off by default). */
+  enabled: z.boolean().default(false),
+  /** Let anyone register without an initial access token (off by default), under `openPolicy`. */
+  open: z.boolean().default(false),
+  openPolicy: registrationPolicySchema.default(REGISTRATION_POLICY_DEFAULTS),
+});
+
 export const backchannelLogoutSchema = z.strictObject({
   /** `exp` − `iat` of a logout token (s); OIDC Back-Channel Logout 1.0 §2.4 recommends at most two minutes. */
   tokenLifetimeSeconds: z.number().int().min(10).max(120).default(120),
@@ -232,6 +264,7 @@ export const RATE_LIMIT_DEFAULTS = {
   login: { perAddress: 100 },
   authorization: { perAddress: 300 },
   endSession: { perAddress: 100 },
+  registration: { perAddress: 30 },
   admin: { perClient: 600, perAddress: 600 },
 } as const;
 
@@ -252,6 +285,8 @@ export const rateLimitsSchema = z
     authorization: z.strictObject({ perAddress: perWindow.default(RATE_LIMIT_DEFAULTS.authorization.perAddress) }).default(RATE_LIMIT_DEFAULTS.authorization),
     /** /session/end (RP-initiated logout): an anonymous one stores a Session. */
     endSession: z.strictObject({ perAddress: perWindow.default(RATE_LIMIT_DEFAULTS.endSession.perAddress) }).default(RATE_LIMIT_DEFAULTS.endSession),
+    /** /reg and /reg/{id} (RFC 7591/7592): each registration stores a client. */
+    registration: z.strictObject({ perAddress: perWindow.default(RATE_LIMIT_DEFAULTS.registration.perAddress) }).default(RATE_LIMIT_DEFAULTS.registration),
     admin: endpointLimits(RATE_LIMIT_DEFAULTS.admin),
   })
   .superRefine((limits, ctx) => {
@@ -303,6 +338,7 @@ export const configSchema = z
     outbound: outboundSchema.default({ timeoutMs: 5000 }),
     ssf: ssfSchema.default(SSF_DEFAULTS),
     backchannelLogout: backchannelLogoutSchema.default(BACKCHANNEL_LOGOUT_DEFAULTS),
+    registration: registrationSchema.default({ enabled: false, open: false, openPolicy: REGISTRATION_POLICY_DEFAULTS }),
     /** Descriptions of the scopes shown on the consent page. */
     scopes: z.record(scopeName, z.string()).default({}),
     /**
@@ -366,64 +402,20 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_id'], message: `duplicate client_id "${client.client_id}"` });
       }
       clientIds.add(client.client_id);
-      client.resources.forEach((aud, j) => {
-        // An audience no configured API has may be one registered at run time (the admin API):
-        // it must be a URI as every audience is; tokens for it are refused until it is registered
-        // (warnings.ts says so at start-up).
-        if (!audiences.has(aud) && !URL.canParse(aud)) {
-          ctx.addIssue({ code: 'custom', path: ['clients', i, 'resources', j], message: `no resource server has audience "${aud}" (and it is not an absolute URI an API registered at run time could have)` });
-        }
-        if (jwtAudiences.has(aud)) {
-          ctx.addIssue({ code: 'custom', path: ['clients', i, 'resources', j], message: `"${aud}" is a tokenExchange.jwtAudiences audience (reached by token exchange only)` });
-        }
-      });
-      const confidential = client.token_endpoint_auth_method.startsWith('client_secret');
-      if (confidential && !client.client_secret) {
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_secret'], message: `required for ${client.token_endpoint_auth_method}` });
-      }
-      if (!confidential && client.client_secret !== undefined) {
-        // A secret the client may not authenticate with is a secret that would still work somewhere.
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_secret'], message: `must not be set for ${client.token_endpoint_auth_method} (only client_secret_basic and client_secret_post clients authenticate with a secret)` });
-      }
-      if (client.token_endpoint_auth_method === 'private_key_jwt' && !client.jwks) {
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'jwks'], message: 'required for private_key_jwt' });
-      }
-      if (client.grant_types.includes('authorization_code') && client.redirect_uris.length === 0) {
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'redirect_uris'], message: 'required for authorization_code' });
-      }
-      if (client.backchannel_logout_uri && !client.grant_types.includes('authorization_code')) {
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'backchannel_logout_uri'], message: 'back-channel logout is for clients users sign in to (authorization_code)' });
-      }
-      if (client.backchannel_logout_session_required !== undefined && !client.backchannel_logout_uri) {
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'backchannel_logout_session_required'], message: 'needs backchannel_logout_uri' });
-      }
-      if (client.grant_types.includes('client_credentials') && client.token_endpoint_auth_method === 'none') {
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'grant_types'], message: 'client_credentials needs a confidential client' });
-      }
-      const exchanges = client.grant_types.includes(TOKEN_EXCHANGE_GRANT);
-      if (exchanges && client.token_endpoint_auth_method === 'none') {
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'grant_types'], message: 'token exchange needs a confidential client' });
-      }
-      if (exchanges && !client.token_exchange) {
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'token_exchange'], message: `required for ${TOKEN_EXCHANGE_GRANT} (the audiences it may exchange tokens for)` });
-      }
-      if (client.token_exchange && !exchanges) {
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'grant_types'], message: `must include ${TOKEN_EXCHANGE_GRANT} when token_exchange is set` });
-      }
-      const targetScopes = new Set<string>();
-      client.token_exchange?.audiences.forEach((aud, j) => {
-        const target = jwtAudiences.get(aud) ?? config.resourceServers.find((rs) => rs.audience === aud);
-        if (!target) {
-          ctx.addIssue({ code: 'custom', path: ['clients', i, 'token_exchange', 'audiences', j], message: `no resource server or tokenExchange.jwtAudiences entry has audience "${aud}"` });
-        }
-        target?.scopes.forEach((scope) => targetScopes.add(scope));
-      });
-      client.token_exchange?.scopes?.forEach((scope, j) => {
-        if (!targetScopes.has(scope)) {
-          ctx.addIssue({ code: 'custom', path: ['clients', i, 'token_exchange', 'scopes', j], message: `none of the client's token_exchange audiences has scope "${scope}"` });
-        }
-      });
+      checkClient(client, { audiences, resourceServers: config.resourceServers, jwtAudiences, futureAudiences: true }, (path, message) =>
+        ctx.addIssue({ code: 'custom', path: ['clients', i, ...path], message }),
+      );
     });
+    config.registration.openPolicy.resources.forEach((aud, j) => {
+      if (!audiences.has(aud)) ctx.addIssue({ code: 'custom', path: ['registration', 'openPolicy', 'resources', j], message: `no resource server has audience "${aud}"` });
+    });
+    const knownScopes = new Set(['openid', 'offline_access', 'profile', 'email', ...apiScopes]);
+    for (const scope of config.registration.openPolicy.scope.split(' ').filter(Boolean)) {
+      if (!knownScopes.has(scope)) ctx.addIssue({ code: 'custom', path: ['registration', 'openPolicy', 'scope'], message: `no resource server has scope "${scope}"` });
+    }
+    if (config.registration.open && !config.registration.enabled) {
+      ctx.addIssue({ code: 'custom', path: ['registration', 'open'], message: 'needs registration.enabled' });
+    }
     if (config.backchannelLogout.visibilityTimeoutMs <= config.outbound.timeoutMs) {
       ctx.addIssue({ code: 'custom', path: ['backchannelLogout', 'visibilityTimeoutMs'], message: 'must be longer than outbound.timeoutMs (a delivery still running would be taken over)' });
     }
@@ -472,3 +464,78 @@ export type DpopConfig = z.infer<typeof dpopSchema>;
 export type OutboundConfig = z.infer<typeof outboundSchema>;
 export type SsfConfig = z.infer<typeof ssfSchema>;
 export type BackchannelLogoutConfig = z.infer<typeof backchannelLogoutSchema>;
+
+/** What a client's rules need to know of the rest of the configuration. */
+export interface ClientContext {
+  audiences: ReadonlySet<string>;
+  resourceServers: ReadonlyArray<{ audience: string; scopes: readonly string[] }>;
+  jwtAudiences: ReadonlyMap<string, { scopes: readonly string[] }>;
+  /**
+   * The config file's clients may name an audience no configured API has, as long as it is a URI:
+   * an API registered at run time may have it (tokens for it are refused until then). A client
+   * written at run time names only APIs that exist now.
+   */
+  futureAudiences?: boolean;
+}
+
+/**
+ * The rules of one client beyond its shape, the same for a config client and one managed at run
+ * time (src/clients/): `issue(path, message)` is called for each broken one, the path inside the client.
+ */
+export function checkClient(client: ClientConfig, { audiences, resourceServers, jwtAudiences, futureAudiences = false }: ClientContext, issue: (path: Array<string | number>, message: string) => void): void {
+  client.resources.forEach((aud, j) => {
+    // An audience no configured API has may be one registered at run time (the admin API): in the
+    // config file it must be a URI as every audience is; tokens for it are refused until it is
+    // registered (warnings.ts says so at start-up).
+    if (!audiences.has(aud) && !(futureAudiences && URL.canParse(aud))) {
+      issue(['resources', j], futureAudiences ? `no resource server has audience "${aud}" (and it is not an absolute URI an API registered at run time could have)` : `no resource server has audience "${aud}"`);
+    }
+    if (jwtAudiences.has(aud)) issue(['resources', j], `"${aud}" is a tokenExchange.jwtAudiences audience (reached by token exchange only)`);
+  });
+  const confidential = client.token_endpoint_auth_method.startsWith('client_secret');
+  if (confidential && !client.client_secret) {
+    issue(['client_secret'], `required for ${client.token_endpoint_auth_method}`);
+  }
+  if (!confidential && client.client_secret !== undefined) {
+    // A secret the client may not authenticate with is a secret that would still work somewhere.
+    issue(['client_secret'], `must not be set for ${client.token_endpoint_auth_method} (only client_secret_basic and client_secret_post clients authenticate with a secret)`);
+  }
+  if (client.token_endpoint_auth_method === 'private_key_jwt' && !client.jwks) {
+    issue(['jwks'], 'required for private_key_jwt');
+  }
+  if (client.grant_types.includes('authorization_code') && client.redirect_uris.length === 0) {
+    issue(['redirect_uris'], 'required for authorization_code');
+  }
+  if (client.backchannel_logout_uri && !client.grant_types.includes('authorization_code')) {
+    issue(['backchannel_logout_uri'], 'back-channel logout is for clients users sign in to (authorization_code)');
+  }
+  if (client.backchannel_logout_session_required !== undefined && !client.backchannel_logout_uri) {
+    issue(['backchannel_logout_session_required'], 'needs backchannel_logout_uri');
+  }
+  if (client.grant_types.includes('client_credentials') && client.token_endpoint_auth_method === 'none') {
+    issue(['grant_types'], 'client_credentials needs a confidential client');
+  }
+  const exchanges = client.grant_types.includes(TOKEN_EXCHANGE_GRANT);
+  if (exchanges && client.token_endpoint_auth_method === 'none') {
+    issue(['grant_types'], 'token exchange needs a confidential client');
+  }
+  if (exchanges && !client.token_exchange) {
+    issue(['token_exchange'], `required for ${TOKEN_EXCHANGE_GRANT} (the audiences it may exchange tokens for)`);
+  }
+  if (client.token_exchange && !exchanges) {
+    issue(['grant_types'], `must include ${TOKEN_EXCHANGE_GRANT} when token_exchange is set`);
+  }
+  const targetScopes = new Set<string>();
+  client.token_exchange?.audiences.forEach((aud, j) => {
+    const target = jwtAudiences.get(aud) ?? resourceServers.find((rs) => rs.audience === aud);
+    if (!target) {
+      issue(['token_exchange', 'audiences', j], `no resource server or tokenExchange.jwtAudiences entry has audience "${aud}"`);
+    }
+    target?.scopes.forEach((scope) => targetScopes.add(scope));
+  });
+  client.token_exchange?.scopes?.forEach((scope, j) => {
+    if (!targetScopes.has(scope)) {
+      issue(['token_exchange', 'scopes', j], `none of the client's token_exchange audiences has scope "${scope}"`);
+    }
+  });
+    }

@@ -14,6 +14,8 @@ export type OAuthErrorCode =
   | 'invalid_dpop_proof'
   | 'unauthorized_client'
   | 'access_denied'
+  | 'invalid_client_metadata'
+  | 'invalid_redirect_uri'
   | 'server_error'
   | 'temporarily_unavailable';
 
@@ -48,6 +50,20 @@ export class InvalidRequest extends OAuthError {
 export class InvalidClient extends OAuthError {
   constructor(description = 'client authentication failed') {
     super(401, 'invalid_client', description);
+  }
+}
+
+/** RFC 7591 §3.2.2: a client's metadata is refused (the admin API's client writes too). */
+export class InvalidClientMetadata extends OAuthError {
+  constructor(description: string) {
+    super(400, 'invalid_client_metadata', description);
+  }
+}
+
+/** RFC 7591 §3.2.2: a redirect URI is refused. */
+export class InvalidRedirectUri extends OAuthError {
+  constructor(description: string) {
+    super(400, 'invalid_redirect_uri', description);
   }
 }
 

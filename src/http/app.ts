@@ -51,6 +51,15 @@ import { LatchMetrics } from './metrics.js';
 import { opsListener } from './ops-server.js';
 import { requestLog } from './request-log.js';
 import { LiveUpdates } from '../live/live-updates.js';
+import { ClientRecords } from '../../adapters/redis/client-records.js';
+import { ClientAdapter, type ClientAdapterHooks } from '../clients/client-adapter.js';
+import { ClientRegistry } from '../clients/client-registry.js';
+import { ClientSecrets } from '../clients/client-secrets.js';
+import { ClientService } from '../clients/client-service.js';
+import { checkSecretsWithLatch } from '../clients/secret-hook.js';
+import { InitialAccessTokens } from '../clients/initial-access-tokens.js';
+import { registrationConfiguration } from '../clients/registration.js';
+import { registrationGuard } from '../clients/registration-guard.js';
 import { secureCookiesAlways } from './secure-cookies.js';
 import { securityHeaders } from './security-headers.js';
 import { staticAssets } from './static-assets.js';
@@ -77,6 +86,10 @@ export interface Latch {
   backchannel: Backchannel;
   /** Announces managed clients and APIs changed, to every process of every instance (src/live/). */
   live: LiveUpdates;
+  /** Every client, config and managed (src/clients/). */
+  clients: ClientRegistry;
+  /** Managed clients' lifecycle (admin API, registration). */
+  clientService: ClientService;
   /** The resource-server table: the config's APIs and those registered at run time (src/provider/resource-servers.ts). */
   resourceServers: ResourceServers;
   /** Keeps `resourceServers` in step with the APIs stored in Redis (src/apis/); `apis.ready()` resolves once they are read. */
@@ -127,7 +140,18 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   });
   const throttle = new LoginThrottle(store, config.file.loginThrottle);
   const introspector = new Introspector({ store, issuer: config.issuer, resourceServers, roles });
-  const adapter = redisAdapterFactory(store, revocationHooks(revocations, logger));
+  // Clients: the config's, and those managed at run time (src/clients/), which oidc-provider reads
+  // through the adapter's Client model. Any change, on any instance, drops this process's copies.
+  const clientSecrets = new ClientSecrets(store.keys);
+  const clients = new ClientRegistry(config.file.clients, new ClientRecords(store), clientSecrets);
+  live.on('client', (id) => clients.drop(id));
+  const refreshOrigins = () => clients.refreshOrigins().catch((err: Error) => logger.warn({ err: err.message }, 'could not re-read the clients\' redirect origins (CSP form-action)'));
+  clients.onDrop(() => void refreshOrigins());
+  void refreshOrigins();
+  const clientHooks: ClientAdapterHooks = { changed: async () => {}, destroy: async () => {} };
+  const clientAdapter = new ClientAdapter(clients, store.keys, clientHooks);
+  const baseAdapter = redisAdapterFactory(store, revocationHooks(revocations, logger));
+  const adapter = (model: string) => (model === 'Client' ? clientAdapter : baseAdapter(model));
   const responder = new JwtResponder(config.secrets.jwks, config.issuer);
   const introspectionSigningAlgs = responder.supported();
   config.file.clients.forEach((client, i) => {
@@ -141,8 +165,35 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
       throw new ConfigError(`${config.configFile}: tokenExchange.jwtAudiences[${i}].alg`, `LATCH_JWKS has no signing key for ${audience.alg ?? 'any JWS algorithm'}`);
     }
   });
-  const provider = new Provider(config.issuer, providerConfiguration({ config, accounts, resourceServers, adapter, introspectionSigningAlgs }));
+  const initialAccessTokens = new InitialAccessTokens(store, resourceServers);
+  const registration = registrationConfiguration({
+    file: config.file, resourceServers, introspectionSigningAlgs, production: config.production, registry: clients, initialAccessTokens,
+  });
+  const provider = new Provider(config.issuer, providerConfiguration({ config, accounts, resourceServers, adapter, introspectionSigningAlgs, registration }));
   keepScopesInStep(provider, resourceServers);
+  // Open registration takes no initial access tokens (registration.openPolicy applies to all).
+  if (config.file.registration.enabled && !config.file.registration.open) initialAccessTokens.bind(provider);
+  // /token and /revoke check secrets with the same function as /introspect (secret-hook.ts).
+  checkSecretsWithLatch(provider, clients);
+  const clientService = new ClientService({
+    provider, resourceServers, file: config.file, introspectionSigningAlgs, production: config.production, registry: clients, revocations, live,
+  });
+  // What RFC 7591/7592 write through the Client adapter is audited and announced like an admin write;
+  // a client deleting itself goes through the same delete (its tokens revoked first).
+  clientHooks.changed = async (clientId, created) => {
+    await live.publish('client', clientId);
+    const entry = await audit.append({
+      actor: created ? 'registration' : `client:${clientId}`, action: created ? 'register-client' : 'update-client-registration', target: `client:${clientId}`,
+      reason: created ? 'dynamic client registration (RFC 7591)' : 'client update with its registration access token (RFC 7592)', count: 0,
+    });
+    logger.info({ action: created ? 'register-client' : 'update-client-registration', target: clientId, audit: entry.id }, 'client registration');
+  };
+  clientHooks.destroy = async (clientId) => {
+    const actor = `client:${clientId}`;
+    const reason = 'client deleted with its registration access token (RFC 7592)';
+    const result = await clientService.delete(clientId, { actor, reason });
+    await audit.append({ actor, action: 'delete-client', target: `client:${clientId}`, reason, count: result.tokens });
+  };
   // RFC 8693 at /token: exchanged tokens judged by the same Introspector as every /introspect.
   const defaultJwtAlg = introspectionSigningAlgs.includes('RS256') ? 'RS256' : introspectionSigningAlgs[0];
   registerTokenExchange(provider, { introspector, policy: new ExchangePolicy(config.file, defaultJwtAlg, resourceServers), jwts: new ExchangedJwts(responder, config.issuer) });
@@ -181,21 +232,19 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   // Deliveries and pushes under way finish before the sender closes.
   redis.once('end', () => void backchannel.stop().then(() => outbound.close()));
 
-  // Where a form post on Latch's pages may end up: the clients' callbacks (consent) and their
-  // post-logout pages (logout confirmation), whatever their origin.
-  const formTargets = config.file.clients.flatMap((c) => [...c.redirect_uris, ...c.post_logout_redirect_uris]);
-  const redirectOrigins = [...new Set(formTargets.map((u) => new URL(u).origin))];
-
   provider.use(requestLog(logger, metrics));
   provider.use(errorHandler(logger));
-  provider.use(securityHeaders(redirectOrigins));
+  // Where a form post on Latch's pages may end up: the clients' callbacks (consent) and their
+  // post-logout pages (logout confirmation), whatever their origin; re-read when a client changes.
+  provider.use(securityHeaders(() => clients.origins()));
   provider.use(canonicalRoute);
   provider.use(health());
   provider.use(rateLimit(rateLimits));
   provider.use(staticAssets);
   provider.use(rfcErrorCodes);
-  provider.use(adminRoutes({ provider, introspector, revocations, audit, accounts, credentials, store, logger, roles, travel, rateLimits, proofs: new LatchProofs(store, config.issuer),
-    apis: { store: apiStore, resourceServers, table: apis, live, jwtAudiences: config.file.tokenExchange.jwtAudiences.map((a) => a.audience) },
+  provider.use(registrationGuard);
+  provider.use(adminRoutes({ clients: clientService, initialAccessTokens, provider, introspector, revocations, audit, accounts, credentials, store, logger, roles, travel, rateLimits, proofs: new LatchProofs(store, config.issuer),
+    apis: { store: apiStore, resourceServers, table: apis, live, jwtAudiences: config.file.tokenExchange.jwtAudiences.map((a) => a.audience), clientExists: async (id: string) => (await clients.find(id)) !== undefined },
   }));
   if (ssf) provider.use(ssf.routes);
   provider.use(accountRoutes(provider, accounts, revocations));
@@ -226,9 +275,10 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     responder,
     // RFC 9701 §6: "the default, if omitted, is RS256"; a deployment with no RSA key signs with the first alg it has.
     defaultAlg: introspectionSigningAlgs.includes('RS256') ? 'RS256' : introspectionSigningAlgs[0],
-    algs: new Map(config.file.clients.flatMap((c) => (c.introspection_signed_response_alg ? [[c.client_id, c.introspection_signed_response_alg] as const] : []))),
+    // The caller was just authenticated: its registration is in the registry's memory.
+    algs: { get: (clientId: string) => clients.peek(clientId)?.introspectionAlg },
   };
-  const authenticator = new ClientAuthenticator(config.file.clients, { issuer: config.issuer, store });
+  const authenticator = new ClientAuthenticator(clients, { issuer: config.issuer, store });
   const introspect = introspectionEndpoint(introspector, authenticator, jwt, logger, metrics, rateLimits);
   const callback: Latch['callback'] = (req, res) => {
     // On the resolved route, not on the string: a variant of the path is Koa's gate's to refuse.
@@ -236,5 +286,5 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
     if (req.method === 'POST' && route?.name === 'introspection' && route.exact) return introspect(req, res);
     return koa(req, res);
   };
-  return { provider, store, accounts, credentials, revocations, audit, introspector, metrics, rateLimits, outbound, ssf, backchannel, live, resourceServers, apis, ops: opsListener(store, metrics), callback };
+  return { provider, store, accounts, credentials, revocations, audit, introspector, metrics, rateLimits, outbound, ssf, backchannel, live, clients, clientService, resourceServers, apis, ops: opsListener(store, metrics), callback };
 }

@@ -6,9 +6,9 @@ import type { Context, Next } from 'koa';
  * helmet with a strict CSP: no inline script or style, same-origin assets only, no framing.
  * `form-action` must also allow the origins of the clients' redirect and post-logout redirect URIs:
  * browsers apply it to the redirects that follow a form submission (consent → client callback,
- * logout confirmation → post-logout page).
+ * logout confirmation → post-logout page). Read on every response: clients change at run time.
  */
-export function securityHeaders(redirectOrigins: string[]) {
+export function securityHeaders(redirectOrigins: () => readonly string[]) {
   const handler = helmet({
     contentSecurityPolicy: {
       useDefaults: false,
@@ -17,7 +17,7 @@ export function securityHeaders(redirectOrigins: string[]) {
         'script-src': ["'self'"],
         'style-src': ["'self'"],
         'img-src': ["'self'", 'data:'],
-        'form-action': ["'self'", ...redirectOrigins],
+        'form-action': ["'self'", () => redirectOrigins().join(' ') || "'self'"],
         'frame-ancestors': ["'none'"],
         'base-uri': ["'none'"],
       },

@@ -1,7 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JSONWebKeySet } from 'jose';
 import type { RedisStore } from '../../adapters/redis/redis-store.js';
-import type { ClientConfig } from '../config/schema.js';
+import type { ClientRegistry, KnownClient } from '../clients/client-registry.js';
+import type { SecretMatch } from '../clients/client-secrets.js';
 import { InvalidClient, InvalidRequest } from '../errors/oauth-error.js';
 import { assertionProblem, ASSERTION_ALGS, CLOCK_TOLERANCE_SECONDS, JWT_BEARER } from '../provider/client-assertion.js';
 
@@ -33,49 +34,49 @@ const MISMATCH = 'the provided authentication mechanism does not match the regis
  * method's family (a secret for the secret methods, an assertion for private_key_jwt); public
  * clients (`none`) cannot introspect. Anything else is 401 `invalid_client`.
  *
- * Secrets are compared in constant time against digests made once at start-up; a Basic header
+ * Clients come from the ClientRegistry (config and managed alike). Secrets are checked by the one
+ * secret check (ClientSecrets.verify: keyed hashes, constant time, rotation grace); a Basic header
  * already verified is one SHA-256 and a Map lookup (a resource server sends the same header on
- * every call): it is neither parsed nor decoded again.
- * Assertions cost a signature check and one `SET NX` (their `jti` is single-use everywhere).
+ * every call): it is neither parsed nor decoded again. That memory is bounded, holds a verification
+ * only until the secret it matched dies, and is forgotten whenever a client changes on any instance
+ * (the registry's drop, on every live announcement). Assertions cost a signature check and one
+ * `SET NX` (their `jti` is single-use everywhere).
  */
 export class ClientAuthenticator {
-  readonly #secrets = new Map<string, Buffer>();
-  readonly #keys = new Map<string, ReturnType<typeof createLocalJWKSet>>();
-  readonly #methods = new Map<string, ClientConfig['token_endpoint_auth_method']>();
+  readonly #registry: ClientRegistry;
+  readonly #keys = new Map<string, { jwks: unknown; keys: ReturnType<typeof createLocalJWKSet> }>();
   readonly #issuer: string;
   readonly #store: RedisStore;
   /**
-   * Basic headers already verified: SHA-256 of the header → client id. Never the header in clear: a
-   * heap dump shows digests only. (A form post's secret costs one SHA-256 to verify: no gain.)
-   * Bounded; only successes are kept, so a wrong secret is always re-checked in constant time.
+   * Basic headers already verified: SHA-256 of the header → client id, and until when (the death
+   * of the secret it matched). Never the header in clear: a heap dump shows digests only. (A form
+   * post's secret costs one keyed hash to verify: no gain.) Bounded; only successes are kept, so a
+   * wrong secret is always re-checked in constant time.
    */
-  readonly #verified = new Map<string, string>();
+  readonly #verified = new Map<string, { clientId: string; until: number }>();
   static readonly MAX_VERIFIED = 1024;
 
-  constructor(clients: readonly ClientConfig[], options: { issuer: string; store: RedisStore }) {
+  constructor(registry: ClientRegistry, options: { issuer: string; store: RedisStore }) {
+    this.#registry = registry;
     this.#issuer = options.issuer;
     this.#store = options.store;
-    for (const client of clients) {
-      this.#methods.set(client.client_id, client.token_endpoint_auth_method);
-      // The config schema allows a secret only on the secret methods, jwks for any.
-      if (client.client_secret) this.#secrets.set(client.client_id, digest(client.client_secret));
-      if (client.token_endpoint_auth_method === 'private_key_jwt' && client.jwks) {
-        this.#keys.set(client.client_id, createLocalJWKSet(client.jwks as JSONWebKeySet));
-      }
-    }
+    registry.onDrop(() => {
+      this.#verified.clear();
+      this.#keys.clear();
+    });
   }
 
   /** Returns the authenticated client id, or throws 400 `invalid_request` / 401 `invalid_client`. */
   async authenticate(authorization: string | undefined, params: ClientParams): Promise<{ clientId: string; method: ClientAuthMethod }> {
     const presented = [authorization !== undefined, params.client_secret !== undefined, params.client_assertion !== undefined].filter(Boolean).length;
     if (presented > 1) throw new InvalidRequest('client authentication must only be provided using one mechanism');
-    if (authorization !== undefined) return { clientId: this.#basicClient(authorization, params), method: 'client_secret_basic' };
+    if (authorization !== undefined) return { clientId: await this.#basicClient(authorization, params), method: 'client_secret_basic' };
     if (params.client_secret !== undefined) {
       if (!params.client_id) throw new InvalidRequest('client_secret needs client_id');
-      return { clientId: this.#secret(params.client_id, params.client_secret), method: 'client_secret_post' };
+      return { clientId: await this.#secret(params.client_id, params.client_secret), method: 'client_secret_post' };
     }
     if (params.client_assertion !== undefined) return { clientId: await this.#assertion(params), method: 'private_key_jwt' };
-    if (params.client_id !== undefined && this.#methods.has(params.client_id)) {
+    if (params.client_id !== undefined && (await this.#registry.find(params.client_id))) {
       throw new InvalidClient('client authentication is required (public clients cannot introspect)');
     }
     throw new InvalidClient('client authentication is required');
@@ -89,15 +90,25 @@ export class ClientAuthenticator {
     this.#verified.clear();
   }
 
-  #basicClient(authorization: string, params: ClientParams): string {
+  async #basicClient(authorization: string, params: ClientParams): Promise<string> {
     const memo = digest(authorization).toString('base64');
     const known = this.#verified.get(memo);
     // The body may still name a client: it must be the header's (as when the header is parsed).
-    if (known && (params.client_id === undefined || params.client_id === known)) return known;
-    const clientId = this.#secret(...this.#basic(authorization, params));
+    if (known && Date.now() < known.until && (params.client_id === undefined || params.client_id === known.clientId)) return known.clientId;
+    const [clientId, secret] = this.#basic(authorization, params);
+    const match = await this.#check(clientId, secret);
     if (this.#verified.size >= ClientAuthenticator.MAX_VERIFIED) this.#verified.clear();
-    this.#verified.set(memo, clientId);
+    this.#verified.set(memo, { clientId, until: match.until });
     return clientId;
+  }
+
+  /** The one secret check (ClientSecrets.verify) for this client, or 401 `invalid_client`. */
+  async #check(clientId: string, secret: string): Promise<SecretMatch> {
+    const client = this.#registry.peek(clientId) ?? (await this.#registry.find(clientId));
+    const match = this.#registry.secrets.verify(clientId, client?.credential ?? {}, secret);
+    if (client && !client.credential.current) throw new InvalidClient(MISMATCH);
+    if (!client || !match) throw new InvalidClient();
+    return match;
   }
 
   #basic(authorization: string, params: ClientParams): [string, string] {
@@ -121,13 +132,19 @@ export class ClientAuthenticator {
     return [clientId, secret];
   }
 
-  #secret(clientId: string, secret: string): string {
-    const expected = this.#secrets.get(clientId);
-    const presented = digest(secret);
-    const same = timingSafeEqual(presented, expected ?? presented);
-    if (!expected && this.#methods.has(clientId)) throw new InvalidClient(MISMATCH);
-    if (!expected || !same) throw new InvalidClient();
+  async #secret(clientId: string, secret: string): Promise<string> {
+    await this.#check(clientId, secret);
     return clientId;
+  }
+
+  /** The client's key set (private_key_jwt clients only), built once per registration. */
+  #keySet(client: KnownClient | undefined): ReturnType<typeof createLocalJWKSet> | undefined {
+    if (!client || client.method !== 'private_key_jwt' || !client.jwks) return undefined;
+    const cached = this.#keys.get(client.clientId);
+    if (cached && cached.jwks === client.jwks) return cached.keys;
+    const keys = createLocalJWKSet(client.jwks as JSONWebKeySet);
+    this.#keys.set(client.clientId, { jwks: client.jwks, keys });
+    return keys;
   }
 
   /** RFC 7523 §3 with Latch's rules (src/provider/client-assertion.ts). */
@@ -142,8 +159,9 @@ export class ClientAuthenticator {
     }
     if (typeof sub !== 'string' || !sub) throw new InvalidClient('sub (JWT subject) must be provided in the client_assertion JWT');
     if (params.client_id !== undefined && params.client_id !== sub) throw new InvalidRequest('client_id mismatch');
-    const keys = this.#keys.get(sub);
-    if (!keys) throw new InvalidClient(this.#methods.has(sub) ? MISMATCH : undefined);
+    const client = await this.#registry.find(sub);
+    const keys = this.#keySet(client);
+    if (!keys) throw new InvalidClient(client ? MISMATCH : undefined);
 
     let payload;
     try {

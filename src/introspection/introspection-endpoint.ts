@@ -66,8 +66,8 @@ function readParams(raw: Buffer): Params {
 
 export interface JwtResponses {
   responder: JwtResponder;
-  /** client_id → introspection_signed_response_alg, for clients that registered one (Latch's config). */
-  algs: ReadonlyMap<string, string>;
+  /** client_id → introspection_signed_response_alg, for clients that registered one (config or managed). */
+  algs: { get(clientId: string): string | undefined };
   /** For callers that registered none: RS256 (RFC 9701 §6), unless Latch has no RSA key. */
   defaultAlg: string | undefined;
 }

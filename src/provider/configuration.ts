@@ -11,6 +11,8 @@ import { parameterCaps } from './authorization-limits.js';
 import { DPOP_ALGORITHMS, dpopFeature } from '../dpop/dpop-feature.js';
 import type { ResourceServers } from './resource-servers.js';
 import { ENDPOINT_PATHS } from './routes.js';
+import { providerShape } from '../clients/client-rules.js';
+import type { registrationConfiguration } from '../clients/registration.js';
 import { extraTokenClaims, PASSWORD_ACR } from './token-claims.js';
 import { revocationAllowed } from './token-policies.js';
 
@@ -26,23 +28,29 @@ const INTROSPECTION_AUTH_METHODS = CLIENT_AUTH_METHODS.filter((m) => m !== 'none
 /** OIDC scopes Latch understands; API scopes come from the resource servers. */
 const OIDC_SCOPES = ['openid', 'offline_access', 'profile', 'email'];
 
+/** A config client's oidc-provider metadata: the same shape a managed client's is stored in (src/clients/). */
 function clientMetadata(client: ClientConfig): ClientMetadata {
-  const interactive = client.grant_types.includes('authorization_code');
-  return {
-    client_id: client.client_id,
-    client_secret: client.client_secret,
-    client_name: client.client_name ?? client.client_id,
-    token_endpoint_auth_method: client.token_endpoint_auth_method,
-    grant_types: client.grant_types,
-    response_types: interactive ? ['code'] : [],
-    redirect_uris: client.redirect_uris,
-    post_logout_redirect_uris: client.post_logout_redirect_uris,
-    ...(client.scope ? { scope: client.scope } : {}),
-    ...(client.jwks ? { jwks: client.jwks as ClientMetadata['jwks'] } : {}),
-    ...(client.dpop_bound_access_tokens ? { dpop_bound_access_tokens: true } : {}),
-    ...(client.backchannel_logout_uri ? { backchannel_logout_uri: client.backchannel_logout_uri } : {}),
-    ...(client.backchannel_logout_session_required !== undefined ? { backchannel_logout_session_required: client.backchannel_logout_session_required } : {}),
-  };
+  return providerShape(client) as ClientMetadata;
+}
+
+
+/** What the provider's hooks read of a Client instance's Latch metadata. */
+interface LatchClient {
+  clientId: string;
+  resources?: string[];
+  access_token_ttl?: number;
+  refresh_token_ttl?: number;
+}
+
+function latch(client: unknown): LatchClient {
+  return client as LatchClient;
+}
+
+/** A client's own access-token lifetime caps its API's (the shorter wins: neither side gets a longer token than it asked for). */
+function accessTTL(apiTTL: number | undefined, client: unknown, fallback: number): number {
+  const own = client ? latch(client).access_token_ttl : undefined;
+  const api = apiTTL ?? fallback;
+  return own === undefined ? api : Math.min(own, api);
 }
 
 interface Dependencies {
@@ -52,10 +60,12 @@ interface Dependencies {
   adapter: Configuration['adapter'];
   /** The algorithms Latch signs RFC 9701 introspection responses with (the keys it has). */
   introspectionSigningAlgs: readonly string[];
+  /** Dynamic registration and client management (src/clients/registration.ts), with the validator of Latch's client metadata. */
+  registration: ReturnType<typeof registrationConfiguration>;
 }
 
 /** The whole oidc-provider configuration, derived from Latch's config. */
-export function providerConfiguration({ config, accounts, resourceServers, adapter, introspectionSigningAlgs }: Dependencies): Configuration {
+export function providerConfiguration({ config, accounts, resourceServers, adapter, introspectionSigningAlgs, registration }: Dependencies): Configuration {
   const { file, secrets } = config;
   // The table changes at run time (APIs registered through the admin API): read it per request.
   const knownScopes = () => new Set([...OIDC_SCOPES, ...resourceServers.scopes()]);
@@ -118,7 +128,14 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
     acrValues: [PASSWORD_ACR],
     routes: { ...ENDPOINT_PATHS },
     clockTolerance: CLOCK_TOLERANCE_SECONDS,
-    enabledJWA: { clientAuthSigningAlgValues: ASSERTION_ALGS as SigningAlgorithm[], dPoPSigningAlgValues: DPOP_ALGORITHMS },
+    // Asymmetric algorithms only: no client secret is ever an HMAC key (managed clients' secrets are
+    // not even known to Latch: only their keyed hashes, src/clients/).
+    enabledJWA: {
+      clientAuthSigningAlgValues: ASSERTION_ALGS as SigningAlgorithm[],
+      dPoPSigningAlgValues: DPOP_ALGORITHMS,
+      requestObjectSigningAlgValues: ASSERTION_ALGS as SigningAlgorithm[],
+    },
+    extraClientMetadata: registration.extraClientMetadata,
     clientAuthMethods: CLIENT_AUTH_METHODS,
     // Latch's assertion rules (audience = the issuer, bounded lifetime) at /token and /revoke too.
     assertJwtClientAuthClaimsAndHeader: async (_ctx, claims) => {
@@ -141,6 +158,8 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // RFC 7591 and RFC 7592, off unless the config turns them on (docs/clients.md).
+      ...registration.features,
       // RFC 9449: DPoP-bound tokens, nonces shared by every instance, proofs spent once (src/dpop/).
       dPoP: dpopFeature(secrets.dpopNonceSecret, file.dpop),
       // One introspection decision: Latch's (src/introspection/introspect.ts), for every caller.
@@ -167,13 +186,13 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
         defaultResource: async (ctx, client, oneOf) => {
           if (oneOf) return oneOf;
           const requested = String(ctx.oidc.params?.scope ?? '').split(' ');
-          const api = resourceServers.defaultFor(client.clientId, requested);
+          const api = resourceServers.defaultFor(latch(client), requested);
           const machine = clientCredentialsScopes(ctx);
           if (!api && machine) {
             // A machine token is for an API: scopes no API of the client knows are an error; asking
             // for nothing at all gets the client's first API (RFC 6749 §3.3 default).
             refuseUngrantableScopes(machine, client, knownScopes());
-            return resourceServers.allowedFor(client.clientId)[0] ?? (undefined as unknown as string);
+            return resourceServers.allowedFor(latch(client))[0] ?? (undefined as unknown as string);
           }
           return api ?? (undefined as unknown as string);
         },
@@ -182,7 +201,7 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
         // once, one removed none, and a changed TTL or scope list applies to the next token.
         getResourceServerInfo: async (ctx, indicator, client) => {
           const rs = resourceServers.get(indicator);
-          if (!rs || !resourceServers.allowedFor(client.clientId).includes(indicator)) {
+          if (!rs || !resourceServers.allowedFor(latch(client)).includes(indicator)) {
             throw new errors.InvalidTarget(`client may not obtain tokens for ${indicator}`);
           }
           const machine = clientCredentialsScopes(ctx);
@@ -190,7 +209,7 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
           return {
             scope: rs.scopes.join(' '),
             audience: rs.audience,
-            accessTokenTTL: rs.accessTokenTTL,
+            accessTokenTTL: accessTTL(rs.accessTokenTTL, client, 600),
             accessTokenFormat: 'opaque',
           };
         },
@@ -198,9 +217,10 @@ export function providerConfiguration({ config, accounts, resourceServers, adapt
     },
     ttl: {
       AuthorizationCode: file.ttl.authorizationCode,
-      RefreshToken: file.ttl.refreshToken,
-      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? file.ttl.clientCredentials,
-      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 600,
+      // A client's own lifetimes (access_token_ttl, refresh_token_ttl) are caps: shorter than the deployment's.
+      RefreshToken: (_ctx, _token, client) => Math.min(latch(client).refresh_token_ttl ?? file.ttl.refreshToken, file.ttl.refreshToken),
+      ClientCredentials: (_ctx, token, client) => token.resourceServer?.accessTokenTTL ?? accessTTL(undefined, client, file.ttl.clientCredentials),
+      AccessToken: (_ctx, token, client) => token.resourceServer?.accessTokenTTL ?? accessTTL(undefined, client, 600),
       IdToken: file.ttl.idToken,
       // A browser nobody has signed in on yet (any anonymous GET /auth or /session/end) gets short-lived
       // records: what an anonymous caller makes Latch store expires within minutes, not hours or days.

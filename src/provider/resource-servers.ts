@@ -1,4 +1,14 @@
-import type { ClientConfig, LatchFileConfig, ResourceServerConfig } from '../config/schema.js';
+import type { LatchFileConfig, ResourceServerConfig } from '../config/schema.js';
+
+/**
+ * What the lookups need of a client: the audiences it may get tokens for (its `resources`
+ * metadata). Read from the client oidc-provider resolved for the request (a config client or a
+ * managed one: src/clients/), never from a copy made at start-up, so a client changed at run time
+ * is judged by what it is now.
+ */
+export interface ClientResources {
+  resources?: readonly string[];
+}
 
 /** Where an API is defined: the config file (read-only at run time) or the admin API (stored in Redis). */
 export type ApiSource = 'config' | 'admin';
@@ -16,14 +26,13 @@ export interface ResourceServer extends ResourceServerConfig {
 /**
  * Lookups over the resource servers — the config's, and those registered at run time through the
  * admin API (src/apis/api-table.ts keeps them in step with Redis on every instance): which API an
- * audience is, which APIs a client may get tokens for, and which APIs a client introspects for.
+ * audience is, which of its APIs a client may get tokens for, and which APIs a client introspects for.
  *
  * Every read is a Map read: introspection asks on every request, and a change replaces the maps as
  * a whole (never edited in place), so a reader never sees half of one.
  */
 export class ResourceServers {
   #byAudience = new Map<string, ResourceServer>();
-  readonly #byClient = new Map<string, ClientConfig>();
   #introspectedBy = new Map<string, Set<string>>();
   #scopes: string[] = [];
   readonly #configured = new Map<string, ResourceServer>();
@@ -32,7 +41,6 @@ export class ResourceServers {
   constructor(config: LatchFileConfig) {
     for (const rs of config.resourceServers) this.#configured.set(rs.audience, { ...rs, managedBy: 'config' });
     this.#rebuild([]);
-    for (const client of config.clients) this.#byClient.set(client.client_id, client);
   }
 
   /**
@@ -108,8 +116,8 @@ export class ResourceServers {
   }
 
   /** The audiences a client may obtain access tokens for. */
-  allowedFor(clientId: string): readonly string[] {
-    return this.#byClient.get(clientId)?.resources ?? [];
+  allowedFor(client: ClientResources): readonly string[] {
+    return (client.resources ?? []).filter((aud) => this.get(aud) !== undefined);
   }
 
   /**
@@ -117,8 +125,8 @@ export class ResourceServers {
    * when no requested scope belongs to an API: the token is then for userinfo only, never for an
    * API the user was not asked about.
    */
-  defaultFor(clientId: string, scopes: readonly string[]): string | undefined {
-    return this.allowedFor(clientId).find((aud) => this.get(aud)?.scopes.some((s) => scopes.includes(s)));
+  defaultFor(client: ClientResources, scopes: readonly string[]): string | undefined {
+    return this.allowedFor(client).find((aud) => this.get(aud)?.scopes.some((s) => scopes.includes(s)));
   }
 
   /** The audiences whose tokens `clientId` may introspect as their resource server. */

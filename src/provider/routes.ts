@@ -17,6 +17,7 @@ export const ENDPOINT_PATHS = {
   revocation: '/revoke',
   introspection: '/introspect',
   pushed_authorization_request: '/request',
+  registration: '/reg',
 } as const;
 
 export type RouteName =
@@ -32,6 +33,8 @@ export type RouteName =
   | 'revocation'
   | 'introspection'
   | 'pushed_authorization_request'
+  | 'registration'
+  | 'client_registration'
   | 'admin'
   | 'account'
   | 'interaction'
@@ -78,6 +81,9 @@ const PROVIDER_ROUTES: Array<[RouteName, string, string]> = [
   ['revocation', ENDPOINT_PATHS.revocation, '/revoke'],
   ['introspection', ENDPOINT_PATHS.introspection, '/introspect'],
   ['pushed_authorization_request', ENDPOINT_PATHS.pushed_authorization_request, '/request'],
+  // RFC 7591 registration and RFC 7592 management (when registration.enabled).
+  ['registration', ENDPOINT_PATHS.registration, '/reg'],
+  ['client_registration', `${ENDPOINT_PATHS.registration}/:clientId`, '/reg'],
 ];
 
 /**

@@ -22,6 +22,9 @@ const BROWSER_ROUTES = new Map<RouteName | undefined, Exclude<AddressOnlyEndpoin
   ['authorization', 'authorization'],
   ['end_session', 'endSession'],
   ['end_session_confirm', 'endSession'],
+  // Dynamic registration: each one stores a client (open registration has no other bound).
+  ['registration', 'registration'],
+  ['client_registration', 'registration'],
 ]);
 
 /** Errors oidc-provider answers before or during client authentication: the client was not proven. */

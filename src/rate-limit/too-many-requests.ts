@@ -1,8 +1,8 @@
 import { OAuthError } from '../errors/oauth-error.js';
 
-export type RateLimitedEndpoint = 'introspection' | 'token' | 'revocation' | 'login' | 'authorization' | 'endSession' | 'admin';
+export type RateLimitedEndpoint = 'introspection' | 'token' | 'revocation' | 'login' | 'authorization' | 'endSession' | 'registration' | 'admin';
 /** Endpoints of browsers, limited per address only (no client is proven there). */
-export type AddressOnlyEndpoint = 'login' | 'authorization' | 'endSession';
+export type AddressOnlyEndpoint = 'login' | 'authorization' | 'endSession' | 'registration';
 export type RateLimitScope = 'client' | 'address';
 
 /**

@@ -2,7 +2,7 @@ import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ExchangeSubject, Introspector } from '../introspection/introspect.js';
 import { actClaim } from './act-claim.js';
-import type { ExchangePolicy, ExchangeTarget } from './exchange-policy.js';
+import type { ExchangeClient, ExchangePolicy, ExchangeTarget } from './exchange-policy.js';
 import { readExchangeRequest, type ExchangeRequest } from './exchange-request.js';
 import { exchangedScope } from './exchange-scope.js';
 import type { ExchangedJwts } from './exchanged-jwt.js';
@@ -55,13 +55,14 @@ export function tokenExchangeGrant({ introspector, policy, jwts }: TokenExchange
   return async function tokenExchange(ctx: KoaContextWithOIDC): Promise<void> {
     const request = readExchangeRequest(ctx.oidc.params as Record<string, string | string[] | undefined>);
     const clientId = ctx.oidc.client!.clientId;
-    const target = policy.target(clientId, request.audience);
+    const client = ctx.oidc.client as unknown as ExchangeClient;
+    const target = policy.target(client, request.audience);
     checkRequestedType(request, target);
     refuseIfDpopRequired(ctx);
     const subject = await judge(clientId, request.subjectToken, 'subject_token');
     const actor = request.actorToken ? await judge(clientId, request.actorToken, 'actor_token') : undefined;
     const live = String(subject.answer.scope ?? '').split(' ').filter(Boolean);
-    const scopes = exchangedScope(request.scopes, live, policy.allowedScopes(clientId, target), target.audience);
+    const scopes = exchangedScope(request.scopes, live, policy.allowedScopes(client, target), target.audience);
     const act = actClaim(clientId, subject, actor);
     const issued = target.kind === 'jwt' ? await jwts.issue(target, subject, clientId, scopes, act) : await issueExchangedOpaque(ctx, target, subject, scopes, act);
     // §2.2.1: issued_token_type is required; token_type is Bearer (these are access tokens).

@@ -2,6 +2,16 @@ import { errors } from 'oidc-provider';
 import type { ClientConfig, LatchFileConfig } from '../config/schema.js';
 import type { ResourceServers } from '../provider/resource-servers.js';
 
+/**
+ * What the policy reads of the client at hand: its `token_exchange` and `scope` metadata, from the
+ * client oidc-provider resolved for the request (config or managed: src/clients/), so a client
+ * changed at run time is judged by what it is now.
+ */
+export interface ExchangeClient {
+  token_exchange?: ClientConfig['token_exchange'];
+  scope?: string;
+}
+
 /** Where an exchanged token goes: an internal service that verifies JWTs, or an API that introspects. */
 export type ExchangeTarget =
   | { kind: 'jwt'; audience: string; scopes: readonly string[]; claims: readonly string[]; ttlSeconds: number; alg: string }
@@ -10,19 +20,17 @@ export type ExchangeTarget =
 /**
  * Who may exchange tokens for what (RFC 8693 §5: "the authorization server MUST perform the
  * appropriate validation procedures … and be able to determine whether the client is authorized"),
- * from the config's `clients[].token_exchange` (audiences, scope cap, with the client's own
- * `scope`) and `tokenExchange.jwtAudiences`, and the live resource-server table (an API registered,
- * changed or removed at run time is a target, changed or gone at the next request). Every refusal
- * is the RFC's error.
+ * from the client's `token_exchange` (audiences, scope cap, with the client's own `scope`: the
+ * client oidc-provider resolved for the request, config or managed), `tokenExchange.jwtAudiences`,
+ * and the live resource-server table (an API registered, changed or removed at run time is a
+ * target, changed or gone at the next request). Every refusal is the RFC's error.
  */
 export class ExchangePolicy {
-  readonly #clients = new Map<string, ClientConfig>();
   readonly #targets = new Map<string, ExchangeTarget>();
   readonly #resourceServers: ResourceServers;
 
   /** `defaultAlg`: what JWTs are signed with when their audience names no `alg` (RS256, else the first key Latch has). */
   constructor(file: LatchFileConfig, defaultAlg: string | undefined, resourceServers: ResourceServers) {
-    for (const client of file.clients) this.#clients.set(client.client_id, client);
     this.#resourceServers = resourceServers;
     for (const jwt of file.tokenExchange.jwtAudiences) {
       const alg = jwt.alg ?? defaultAlg;
@@ -31,9 +39,9 @@ export class ExchangePolicy {
     }
   }
 
-  /** The target `audience` is for `clientId`, or `unauthorized_client` / `invalid_target` (RFC 8693 §2.2.2). */
-  target(clientId: string, audience: string): ExchangeTarget {
-    const policy = this.#clients.get(clientId)?.token_exchange;
+  /** The target `audience` is for `client`, or `unauthorized_client` / `invalid_target` (RFC 8693 §2.2.2). */
+  target(client: ExchangeClient, audience: string): ExchangeTarget {
+    const policy = client.token_exchange;
     if (!policy) throw new errors.UnauthorizedClient('this client has no token exchange policy (clients[].token_exchange)');
     const target = this.#targets.get(audience) ?? this.#opaque(audience);
     if (!target || !policy.audiences.includes(audience)) {
@@ -49,12 +57,11 @@ export class ExchangePolicy {
   }
 
   /**
-   * The scopes `clientId` may obtain for `target` by exchange: the target's, within the client's
+   * The scopes `client` may obtain for `target` by exchange: the target's, within the client's
    * `token_exchange.scopes` and its `scope` when it has them (every restriction applies).
    */
-  allowedScopes(clientId: string, target: ExchangeTarget): Set<string> {
-    const client = this.#clients.get(clientId);
-    const caps = [client?.token_exchange?.scopes, client?.scope?.split(' ').filter(Boolean)].filter((cap): cap is string[] => cap !== undefined);
+  allowedScopes(client: ExchangeClient, target: ExchangeTarget): Set<string> {
+    const caps = [client.token_exchange?.scopes, client.scope?.split(' ').filter(Boolean)].filter((cap): cap is string[] => cap !== undefined);
     return new Set(target.scopes.filter((scope) => caps.every((cap) => cap.includes(scope))));
   }
 }

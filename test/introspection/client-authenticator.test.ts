@@ -1,18 +1,25 @@
+import { ClientRecords } from '../../adapters/redis/client-records.js';
+import { RedisKeys } from '../../adapters/redis/keys.js';
 import type { RedisStore } from '../../adapters/redis/redis-store.js';
+import { ClientRegistry } from '../../src/clients/client-registry.js';
+import { ClientSecrets } from '../../src/clients/client-secrets.js';
 import type { ClientConfig } from '../../src/config/schema.js';
 import { InvalidClient, InvalidRequest } from '../../src/errors/oauth-error.js';
 import { ClientAuthenticator } from '../../src/introspection/client-authenticator.js';
 
 const CLIENTS = [
-  { client_id: 'api', client_secret: 'api-secret', token_endpoint_auth_method: 'client_secret_basic' },
-  { client_id: 'other', client_secret: 'other-secret', token_endpoint_auth_method: 'client_secret_basic' },
+  { client_id: 'api', client_secret: 'api-secret', token_endpoint_auth_method: 'client_secret_basic', redirect_uris: [], post_logout_redirect_uris: [] },
+  { client_id: 'other', client_secret: 'other-secret', token_endpoint_auth_method: 'client_secret_basic', redirect_uris: [], post_logout_redirect_uris: [] },
 ] as unknown as ClientConfig[];
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
 function authenticator() {
   // Secrets only: no assertion reaches the store.
-  return new ClientAuthenticator(CLIENTS, { issuer: 'https://latch.test', store: {} as RedisStore });
+  // Config clients only: the registry never reads Redis for them.
+  const store = {} as RedisStore;
+  const registry = new ClientRegistry(CLIENTS, new ClientRecords(store), new ClientSecrets(new RedisKeys(Buffer.alloc(32, 'k'))));
+  return new ClientAuthenticator(registry, { issuer: 'https://latch.test', store });
 }
 
 describe('ClientAuthenticator with a Basic header it has verified before', () => {

@@ -8,18 +8,21 @@ const managed = (fields: Partial<ResourceServer> = {}): ResourceServer => ({
   managedBy: 'admin', createdAt: 1_700_000_000_000, updatedAt: 1_700_000_000_000, rev: 1, ...fields,
 });
 
+/** A client's resources, as the hooks read them from the client at hand. */
+const tools = apiFileConfig().clients.find((c) => c.client_id === 'tools')!;
+
 describe('ResourceServers', () => {
   it('serves a run-time API to every lookup once the table has it, and forgets it once removed', () => {
     const table = new ResourceServers(apiFileConfig());
     let changes = 0;
     table.onChange(() => changes++);
     expect(table.get(NEW_API)).toBeUndefined();
-    expect(table.defaultFor('tools', ['n:read'])).toBeUndefined();
+    expect(table.defaultFor(tools, ['n:read'])).toBeUndefined();
 
     table.replaceManaged([managed()]);
     expect(changes).toBe(1);
     expect(table.get(NEW_API)).toEqual(managed());
-    expect(table.defaultFor('tools', ['n:read'])).toBe(NEW_API);
+    expect(table.defaultFor(tools, ['n:read'])).toBe(NEW_API);
     expect([...table.introspectableBy('api-b')].sort()).toEqual(['https://b.api.test', NEW_API]);
     expect(table.scopes()).toEqual(expect.arrayContaining(['a:read', 'n:read', 'n:write']));
 

@@ -21,7 +21,7 @@ describe('ExchangePolicy and APIs managed at run time', () => {
 
   const refusal = () => {
     try {
-      policy.target('exchanger', NEW_API);
+      policy.target(exchanger, NEW_API);
     } catch (err) {
       return { error: (err as { error: string }).error, error_description: (err as { error_description: string }).error_description };
     }
@@ -32,11 +32,11 @@ describe('ExchangePolicy and APIs managed at run time', () => {
   it('refuses a target not registered yet, serves it once registered, with its current scopes and TTL, and refuses it once removed', () => {
     expect(refusal()).toEqual(REFUSED);
     table.replaceManaged([managed(['n:read', 'n:write'], 120)]);
-    expect(policy.target('exchanger', NEW_API)).toEqual({ kind: 'opaque', audience: NEW_API, scopes: ['n:read', 'n:write'], ttlSeconds: 120 });
+    expect(policy.target(exchanger, NEW_API)).toEqual({ kind: 'opaque', audience: NEW_API, scopes: ['n:read', 'n:write'], ttlSeconds: 120 });
     table.replaceManaged([managed(['n:read'], 60)]);
-    const target = policy.target('exchanger', NEW_API);
+    const target = policy.target(exchanger, NEW_API);
     expect(target).toEqual({ kind: 'opaque', audience: NEW_API, scopes: ['n:read'], ttlSeconds: 60 });
-    expect(policy.allowedScopes('exchanger', target)).toEqual(new Set(['n:read']));
+    expect(policy.allowedScopes(exchanger, target)).toEqual(new Set(['n:read']));
     table.replaceManaged([]);
     expect(refusal()).toEqual(REFUSED);
   });
