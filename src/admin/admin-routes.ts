@@ -208,7 +208,7 @@ export function adminRoutes(deps: AdminDependencies) {
   ];
   if (deps.clients) routes.push(...clientAdminRoutes({ clients: deps.clients, initialAccessTokens: deps.initialAccessTokens, written }));
   routes.push(...accountAdminRoutes({ store: deps.store, accounts, credentials: deps.credentials, roles, audit, logger, account, written }));
-  // Until managed clients bring their own lookup: oidc-provider's (the config's clients, the adapter's Client records).
+  // app.ts passes the client registry's lookup (config and managed clients); without one, oidc-provider's.
   const clientExists = deps.apis.clientExists ?? (async (id: string) => {
     try {
       return (await clientName(id)) !== undefined;
