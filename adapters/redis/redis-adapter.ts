@@ -116,9 +116,12 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
 
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
       const key = keys.record(this.model, id);
-      const stored: StoredPayload = { ...payload };
+      // A grant keeps its own id, first (token-payload.ts hasOwnId): its access tokens then store
+      // it no more (the compact form below), one copy instead of one per token.
+      const stored: StoredPayload = this.model === 'Grant' ? { jti: id, ...payload } : { ...payload };
       // The key says the id and the model, the record's `k` the client: not stored twice.
-      delete stored.jti;
+      if (this.model !== 'Grant') delete stored.jti;
+      else stored.jti = id;
       delete stored.kind;
       delete stored.clientId;
       if (this.model === 'Session' || payload.userCode) stored._sid = cipher.seal(id);
@@ -153,6 +156,7 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
           key,
           lineage,
           payload: PACKED_MODELS.has(this.model) ? packTokenPayload(this.model, stored) : JSON.stringify(stored),
+          compactPayload: this.model === 'AccessToken' && grantKey ? packTokenPayload(this.model, stored, true) : undefined,
           ttlMs,
           accountHash: accountId ? keys.accountHash(accountId) : '',
           clientId: payload.clientId ?? '',
