@@ -494,7 +494,7 @@ export class RedisStore {
       payload?.accountId ? redis.zrem(keys.accountGrants(payload.accountId), grantKey) : undefined,
       payload?.accountId ? redis.hdel(keys.accountDevices(payload.accountId), grantKey) : undefined,
       payload?.clientId ? redis.zrem(keys.clientGrants(payload.clientId), grantKey) : undefined,
-      this.deleteKeys(members),
+      this.deleteKeys(members.map((member) => keys.grantMemberKey(member))),
     ]);
     return members.length;
   }

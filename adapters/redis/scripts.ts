@@ -249,11 +249,14 @@ redis.call('SET', KEYS[1], table.concat(r, '\\31'), 'KEEPTTL')
 return {1, r[7], r[4]}
 `;
 
-/** Removes a grant's members of one model (by key prefix) and returns them, on the grant's slot. */
+/**
+ * Removes a grant's members of one model and returns them, on the grant's slot: members starting
+ * with ARGV[1] (`<code>:`) or, as indices before issue 16 held whole record keys, ARGV[2] (`<prefix><code>:{`).
+ */
 export const TAKE_GRANT_MEMBERS = `
 local out = {}
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if string.sub(member, 1, string.len(ARGV[1])) == ARGV[1] then
+  if string.sub(member, 1, string.len(ARGV[1])) == ARGV[1] or string.sub(member, 1, string.len(ARGV[2])) == ARGV[2] then
     out[#out + 1] = member
   end
 end

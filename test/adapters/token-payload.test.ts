@@ -147,4 +147,29 @@ describe.each(backends)('records written by the previous format, on %s', (_name,
     // And the grant itself, read through the adapter, is the same either way.
     expect(await adapterFor('Grant').find(grantId)).toMatchObject({ kind: 'Grant', jti: grantId, accountId: 'sub-4', clientId: 'app' });
   });
+
+  it('index a grant’s tokens by model code and hash, and revoke tokens indexed by whole key (before) alike', async () => {
+    const grantId = await grantOf('sub-5');
+    const [fresh, older, refresh] = [id(), id(), id()];
+    await adapterFor('AccessToken').upsert(fresh, { kind: 'AccessToken', jti: fresh, clientId: 'app', ...tokenFields(grantId), accountId: 'sub-5' }, 60);
+    await adapterFor('RefreshToken').upsert(refresh, { kind: 'RefreshToken', jti: refresh, clientId: 'app', ...tokenFields(grantId), accountId: 'sub-5' }, 600);
+    const index = store.keys.grantMembers(grantId);
+    expect((await store.redis.zrange(index, '0', '-1')).sort()).toEqual(
+      [`at:${store.keys.recordHash('AccessToken', fresh)}`, `rt:${store.keys.recordHash('RefreshToken', refresh)}`].sort(),
+    );
+    // An index entry of the previous format: the whole record key.
+    await adapterFor('AccessToken').upsert(older, { kind: 'AccessToken', jti: older, clientId: 'app', ...tokenFields(grantId), accountId: 'sub-5' }, 60);
+    await store.redis.zrem(index, store.keys.grantMember('AccessToken', older));
+    await store.redis.zadd(index, Date.now() + 60_000, store.keys.record('AccessToken', older));
+
+    await adapterFor('AccessToken').revokeByGrantId(grantId);
+    expect(await adapterFor('AccessToken').find(fresh)).toBeUndefined();
+    expect(await adapterFor('AccessToken').find(older)).toBeUndefined();
+    for (const token of [fresh, older]) expect(await store.redis.exists(store.keys.record('AccessToken', token))).toBe(0);
+    // Only the access tokens: the refresh token is still there, and a grant deletion takes it.
+    expect(await store.redis.zrange(index, '0', '-1')).toEqual([`rt:${store.keys.recordHash('RefreshToken', refresh)}`]);
+    expect(await adapterFor('RefreshToken').find(refresh)).toMatchObject({ grantId });
+    await adapterFor('Grant').destroy(grantId);
+    expect(await store.redis.exists(store.keys.record('RefreshToken', refresh))).toBe(0);
+  });
 });
