@@ -95,9 +95,25 @@ export class RedisKeys {
     return this.recordHash('Grant', grantId);
   }
 
-  /** Sorted set of the record keys of a grant's tokens, scored by expiry (ms). Same slot as the grant. */
+  /**
+   * Sorted set of a grant's tokens, scored by expiry (ms). Same slot as the grant. Members are
+   * `<model code>:<record hash>` (`grantMember`), not the whole record key: a third shorter, and there
+   * is one per token. An index written before issue 16 holds whole record keys; both are read.
+   */
   grantMembers(grantId: string): string {
     return `${this.grant(grantId)}:tokens`;
+  }
+
+  /** A grant index member of the record `model`/`id`. */
+  grantMember(model: string, id: string): string {
+    return `${modelCode(model)}:${this.recordHash(model, id)}`;
+  }
+
+  /** The record key a grant index member stands for (a whole key, as indices before issue 16 held, is one already). */
+  grantMemberKey(member: string): string {
+    if (member.includes('{')) return member;
+    const colon = member.lastIndexOf(':');
+    return this.recordKey(member.slice(0, colon), member.slice(colon + 1));
   }
 
   /** The hash-tag body of an account: stored in records (`a`) so scripts can find the account. */

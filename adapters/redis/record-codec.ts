@@ -12,6 +12,10 @@ import { unpackTokenPayload } from './token-payload.js';
  *   g  grant hash or empty                 s  session-uid hash or empty (session-bound tokens)
  *   p  payload JSON without `jti`, `kind` and `clientId` (the key, the model and `k` say those);
  *      a token's packed (token-payload.ts)
+ *
+ * A compact access token (held in a grant whose payload keeps the grant's id) has `t` empty, `a`
+ * empty on one server and no grant id in `p`: its grant's record holds the three (scripts.ts
+ * WRITE_RECORD; readers take them from the grant, as FETCH and RedisStore.readPayload do).
  */
 export const SEP = '\x1f';
 

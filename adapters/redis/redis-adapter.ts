@@ -12,7 +12,7 @@ import { packTokenPayload, PACKED_MODELS, unpackTokenPayload } from './token-pay
  * oidc-provider adapter on Redis. Layout (README.md beside this file has the full table):
  *
  *   <record>              string t␟c␟a␟k␟g␟s␟p (record-codec.ts), TTL = expiresIn + clock tolerance
- *   g:{h}:tokens          zset  record keys of a grant's tokens, score = expiry (ms)
+ *   g:{h}:tokens          zset  a grant's tokens (`<code>:<hash>`; whole record keys before issue 16), score = expiry (ms)
  *   acct:{a.h}:grants     zset  grant keys of an account          acct:{a.h}:sessions  its sessions
  *   client:{c.h}:grants   zset  grant keys of a client            client:{c.h}:tokens  its grant-less tokens
  *   s-uid:{h}, uc:{h}     string record key of the Session / device code a uid / user code points to
@@ -52,7 +52,7 @@ const CONSUMABLE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', '
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     latchConsume(key: string, now: number): Result<[number, string | null, string | null], Context>;
-    latchTakeGrantMembers(membersKey: string, prefix: string): Result<string[], Context>;
+    latchTakeGrantMembers(membersKey: string, code: string, prefix: string): Result<string[], Context>;
   }
 }
 
@@ -116,9 +116,12 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
 
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
       const key = keys.record(this.model, id);
-      const stored: StoredPayload = { ...payload };
+      // A grant keeps its own id, first (token-payload.ts hasOwnId): its access tokens then store
+      // it no more (the compact form below), one copy instead of one per token.
+      const stored: StoredPayload = this.model === 'Grant' ? { jti: id, ...payload } : { ...payload };
       // The key says the id and the model, the record's `k` the client: not stored twice.
-      delete stored.jti;
+      if (this.model !== 'Grant') delete stored.jti;
+      else stored.jti = id;
       delete stored.kind;
       delete stored.clientId;
       if (this.model === 'Session' || payload.userCode) stored._sid = cipher.seal(id);
@@ -130,7 +133,7 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
 
       const grantKey = GRANTABLE.has(this.model) && payload.grantId ? keys.grant(payload.grantId) : '';
       const indices: Array<[string, string]> = [];
-      if (grantKey) indices.push([keys.grantMembers(payload.grantId!), key]);
+      if (grantKey) indices.push([keys.grantMembers(payload.grantId!), keys.grantMember(this.model, id)]);
       if (this.model === 'Grant' && payload.accountId) indices.push([keys.accountGrants(payload.accountId), key]);
       if (this.model === 'Grant' && payload.clientId) indices.push([keys.clientGrants(payload.clientId), key]);
       if (this.model === 'ClientCredentials' && payload.clientId) indices.push([keys.clientTokens(payload.clientId), key]);
@@ -153,6 +156,7 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
           key,
           lineage,
           payload: PACKED_MODELS.has(this.model) ? packTokenPayload(this.model, stored) : JSON.stringify(stored),
+          compactPayload: this.model === 'AccessToken' && grantKey ? packTokenPayload(this.model, stored, true) : undefined,
           ttlMs,
           accountHash: accountId ? keys.accountHash(accountId) : '',
           clientId: payload.clientId ?? '',
@@ -246,7 +250,8 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
         // Separate single-key commands (sent together): index entries live in other slots.
         const pending: Array<Promise<unknown>> = [redis.del(key)];
         if (payload) {
-          if (GRANTABLE.has(this.model) && payload.grantId) pending.push(redis.zrem(keys.grantMembers(payload.grantId), key));
+          // Its member, or its whole key in an index written before issue 16.
+          if (GRANTABLE.has(this.model) && payload.grantId) pending.push(redis.zrem(keys.grantMembers(payload.grantId), keys.grantMember(this.model, id), key));
           if (this.model === 'ClientCredentials' && payload.clientId) pending.push(redis.zrem(keys.clientTokens(payload.clientId), key));
           if (payload.userCode) pending.push(redis.del(keys.userCode(payload.userCode)));
         }
@@ -279,9 +284,10 @@ export function redisAdapterFactory(store: RedisStore, hooks: AdapterHooks = {},
      */
     async revokeByGrantId(grantId: string): Promise<void> {
       const prefix = `${keys.prefix}${this.code}:{`;
+      const code = `${this.code}:`;
       const [grant, members] = await store.run(async () => {
-        const taken = await Promise.all([store.readPayload(keys.grant(grantId)), redis.latchTakeGrantMembers(keys.grantMembers(grantId), prefix)]);
-        await store.deleteKeys(taken[1]);
+        const taken = await Promise.all([store.readPayload(keys.grant(grantId)), redis.latchTakeGrantMembers(keys.grantMembers(grantId), code, prefix)]);
+        await store.deleteKeys(taken[1].map((member) => keys.grantMemberKey(member)));
         return taken;
       });
       if (grant && members.length > 0) await hooks.died?.({ kind: 'grant', grantId, accountId: grant.accountId, clientId: grant.clientId });

@@ -6,7 +6,7 @@ import { IdCipher } from './id-cipher.js';
 import { decodeRecord, encodeRecord, payloadOf, TOMBSTONE } from './record-codec.js';
 import { RedisKeys } from './keys.js';
 import { RespConnection, RespError } from './resp-connection.js';
-import { isPacked } from './token-payload.js';
+import { hasOwnId, isPacked } from './token-payload.js';
 import { ClusterReads } from './cluster-reads.js';
 import {
   CREATE_ACCOUNT, CREATE_ACCOUNT_HASH, DELETE_IF_EQUAL, FETCH, INDEX_ADD, ISSUE_TICKET, REHASH_PASSWORD, RETIRE, SET_PASSWORD, STAMP_EPOCH, UPDATE_LIVE_ACCOUNT, UPSERT, UPSERT_RECORD,
@@ -58,6 +58,12 @@ export interface RecordWrite {
   grantHash: string;
   /** Session-uid hash, for tokens that expire with their browser session ('' otherwise). */
   sessionUidHash: string;
+  /**
+   * An access token held in a grant: its payload without the grant id. Written instead of `payload`
+   * (with an empty birth, and on one server an empty account) when its grant is live, of the same
+   * account and holds its own id: FETCH then takes the three from the grant (scripts.ts WRITE_RECORD).
+   */
+  compactPayload?: string;
   indices: Array<{ index: string; member: string; expiresAt: string }>;
 }
 
@@ -197,7 +203,7 @@ export class RedisStore {
     if (this.clustered) return this.#upsertAcrossSlots(write);
     const lineageKey = write.lineage.kind === 'own' ? write.key : write.lineage.key;
     const keys = [write.key, lineageKey, this.keys.clock(), ...write.indices.map((i) => i.index)];
-    const args = [...this.#recordArgs(write), write.lineage.kind, ...write.indices.flatMap((i) => [i.member, i.expiresAt])];
+    const args = [...this.#recordArgs(write), write.lineage.kind, write.compactPayload ?? '', ...write.indices.flatMap((i) => [i.member, i.expiresAt])];
     return (await this.redis.latchUpsert(keys.length, ...keys, ...args)) || undefined;
   }
 
@@ -217,9 +223,11 @@ export class RedisStore {
   async #upsertAcrossSlots(write: RecordWrite): Promise<string | undefined> {
     const { lineage } = write;
     const source = lineage.kind === 'own' ? null : await this.redis.get(lineage.key);
-    const inherited = lineage.kind === 'grant' ? (decodeRecord(source)?.t ?? '0') : (source ?? '');
+    const grant = lineage.kind === 'grant' ? decodeRecord(source) : undefined;
+    const inherited = lineage.kind === 'grant' ? (grant?.t ?? '0') : (source ?? '');
+    const compact = write.compactPayload && grant && grant.a === write.accountHash && hasOwnId(grant.p) ? write.compactPayload : '';
     const [born] = await Promise.all([
-      this.redis.latchUpsertRecord(write.key, ...this.#recordArgs(write), lineage.kind, inherited),
+      this.redis.latchUpsertRecord(write.key, ...this.#recordArgs(write), lineage.kind, inherited, compact),
       ...write.indices.map((i) => this.redis.latchIndexAdd(i.index, i.member, i.expiresAt)),
     ]);
     if (!born) {
@@ -283,26 +291,31 @@ export class RedisStore {
     const r = decodeRecord(values[index])!;
     // Read after the record: an epoch stamped meanwhile is seen, never missed.
     const accountFields = ['disabled', 'epoch', `ce:${r.k}`, 'username', 'email', 'name', 'roles'];
-    const [grantValue, account, clientEpoch, sessionKey] = await Promise.all([
+    const [grantValue, ownAccount, clientEpoch, sessionKey] = await Promise.all([
       r.g ? this.#get(keys.recordKey('g', r.g)) : null,
       r.a ? this.#hmget(keys.accountByHash(r.a), accountFields) : [],
       r.k ? this.#hget(keys.clientEpochs(), r.k) : null,
       r.s ? this.#get(keys.sessionUidByHash(r.s)) : null,
     ]);
     const grant = decodeRecord(grantValue);
+    // A compact access token written on one server keeps no account: read it after its grant's.
+    const accountOf = r.a || grant?.a || '';
+    let account = ownAccount;
+    if (!r.a && accountOf) account = await this.#hmget(keys.accountByHash(accountOf), accountFields);
     // A token held in another client's grant (token exchange) dies with that client's epochs too:
     // read with the session, so a third round trip only for such a token (or a session-bound one).
     const other = grant?.k && grant.k !== r.k ? grant.k : '';
     const [sessionValue, otherAccountEpoch, otherClientEpoch] = await Promise.all([
       sessionKey ? this.#get(sessionKey) : null,
-      other && r.a ? this.#hget(keys.accountByHash(r.a), `ce:${other}`) : null,
+      other && accountOf ? this.#hget(keys.accountByHash(accountOf), `ce:${other}`) : null,
       other ? this.#hget(keys.clientEpochs(), other) : null,
     ]);
     const session = sessionKey ? decodeRecord(sessionValue) : undefined;
     // disabled, epoch, account-client epoch, username, email, name, roles ('' when no account).
     const [disabled, epoch, accountClientEpoch, username, email, name, roles] = accountFields.map((_, i) => account[i] ?? '');
     return [
-      index + 1, r.p, r.c, r.t, grant?.p ?? '', grant?.t ?? '', disabled, epoch, accountClientEpoch,
+      // A compact access token's birth is its grant's; with its grant gone it is born dead.
+      index + 1, r.p, r.c, r.t || grant?.t || '0', grant?.p ?? '', grant?.t ?? '', disabled, epoch, accountClientEpoch,
       clientEpoch ?? '', username, email, name, roles, session?.p ?? '', session?.t ?? '', r.k, grant?.k ?? '',
       otherAccountEpoch ?? '', otherClientEpoch ?? '',
     ];
@@ -461,7 +474,9 @@ export class RedisStore {
   /** A record's birth (ms), or undefined when absent. */
   async readBirth(key: string): Promise<number | undefined> {
     const record = decodeRecord(await this.redis.get(key));
-    return record ? Number(record.t) : undefined;
+    if (!record) return undefined;
+    if (record.t !== '' || !record.g) return Number(record.t);
+    return Number(decodeRecord(await this.redis.get(this.keys.recordKey('g', record.g)))?.t ?? 0);
   }
 
   /**
@@ -479,7 +494,7 @@ export class RedisStore {
       payload?.accountId ? redis.zrem(keys.accountGrants(payload.accountId), grantKey) : undefined,
       payload?.accountId ? redis.hdel(keys.accountDevices(payload.accountId), grantKey) : undefined,
       payload?.clientId ? redis.zrem(keys.clientGrants(payload.clientId), grantKey) : undefined,
-      this.deleteKeys(members),
+      this.deleteKeys(members.map((member) => keys.grantMemberKey(member))),
     ]);
     return members.length;
   }

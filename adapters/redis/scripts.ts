@@ -26,8 +26,18 @@ end`;
 /** The tombstone value as a Lua string literal (record-codec.ts). */
 const TOMB = `local TOMB = '\\31${TOMBSTONE.slice(1)}'`;
 
-/** Writes the record KEYS[1] born at `t` (ARGV as in UPSERT). */
-const WRITE_RECORD = `local value = table.concat({t, '', ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[1]}, '\\31')
+/**
+ * Writes the record KEYS[1] born at `t` (ARGV as in UPSERT). A compact access token (`compact`:
+ * its grant holds its birth, account and id) is written with an empty birth, the account
+ * `compact_a` ('' on one server, where FETCH reads the account after the grant anyway) and the
+ * payload without its grant id; FETCH takes them from the grant.
+ */
+const WRITE_RECORD = `local value
+if compact then
+  value = table.concat({'', '', compact_a, ARGV[4], ARGV[5], ARGV[6], compact}, '\\31')
+else
+  value = table.concat({t, '', ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[1]}, '\\31')
+end
 if ARGV[2] ~= '' then
   redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
 else
@@ -72,8 +82,8 @@ end`;
  * KEYS[1] record, KEYS[2] lineage source (a grant record for a grant's tokens; the previous record
  * of a renamed session; else KEYS[1] itself), KEYS[3] the birth high-water mark, KEYS[4..] indices.
  * ARGV: payload, ttl ms ('' = none), account hash, client id, grant hash, session-uid hash ('' =
- * none for each), lineage ('grant' | 'rename' | 'own'), then a (member, expiry ms or 'inf') pair per
- * index. Returns the birth, or '' when the write was refused (the record or its source is a
+ * none for each), lineage ('grant' | 'rename' | 'own'), the compact payload of an access token held
+ * in a grant ('' = none: see WRITE_RECORD), then a (member, expiry ms or 'inf') pair per index. Returns the birth, or '' when the write was refused (the record or its source is a
  * tombstone). A renamed session's previous record becomes a tombstone in the same step, and leaves
  * the indices.
  *
@@ -91,10 +101,13 @@ ${OWN_BIRTH}
 local mark = tonumber(redis.call('GET', KEYS[3]) or '0')
 local born = tostring(math.max(ms, mark))
 local t
+local compact, compact_a = nil, ''
 if ARGV[7] == 'grant' then
   if redis.call('GET', KEYS[1]) == TOMB then return '' end
   local grant = split(redis.call('GET', KEYS[2]) or '')
   if grant then t = grant[1] else t = '0' end
+  -- Compact only under a live grant of the same account that holds its own id (written since issue 16).
+  if grant and ARGV[8] ~= '' and grant[3] == ARGV[3] and string.sub(grant[7], 1, 8) == '{"jti":"' then compact = ARGV[8] end
 else
   local source = nil
   if ARGV[7] == 'rename' then source = redis.call('GET', KEYS[2]) end
@@ -105,7 +118,7 @@ end
 if tonumber(t) > mark then redis.call('SET', KEYS[3], t) end
 ${WRITE_RECORD}
 for i = 4, #KEYS do
-  index_add(KEYS[i], ARGV[8 + (i - 4) * 2], ARGV[9 + (i - 4) * 2])
+  index_add(KEYS[i], ARGV[9 + (i - 4) * 2], ARGV[10 + (i - 4) * 2])
   -- A renamed session's index entries move to its new id.
   if ARGV[7] == 'rename' then redis.call('ZREM', KEYS[i], KEYS[2]) end
 end
@@ -115,7 +128,8 @@ return t
 /**
  * The cluster form of UPSERT's record write, on the record's own slot. KEYS[1] record; ARGV as in
  * UPSERT's first seven, then ARGV[8]: for 'grant', the birth read from the grant beforehand; for
- * 'rename', the previous record's value read beforehand (the caller retires it with RETIRE).
+ * 'rename', the previous record's value read beforehand (the caller retires it with RETIRE); ARGV[9]
+ * the compact payload, when the caller found the grant fit for it ('' = none).
  * Returns the birth, or '' when refused. (No high-water mark on a cluster: scale-out.md.)
  */
 export const UPSERT_RECORD = `${NOW_MS}
@@ -123,9 +137,12 @@ ${TOMB}
 ${SPLIT}
 ${OWN_BIRTH}
 local t
+local compact, compact_a = nil, ARGV[3]
 if ARGV[7] == 'grant' then
   if redis.call('GET', KEYS[1]) == TOMB then return '' end
   t = ARGV[8]
+  -- The caller checked the grant as UPSERT does; the account stays (FETCH reads it beside the grant).
+  if ARGV[9] ~= '' and t ~= '0' then compact = ARGV[9] end
 else
   local source = nil
   if ARGV[7] == 'rename' then source = ARGV[8] end
@@ -178,17 +195,23 @@ for i, key in ipairs(KEYS) do
   local r = split(redis.call('GET', key) or '')
   if r then
     local out = {i, r[7], r[2], r[1], '', '', '', '', '', '', '', '', '', '', '', '', r[4], '', '', ''}
+    local account = r[3]
     if r[5] ~= '' then
       local g = split(redis.call('GET', ARGV[1] .. 'g:{' .. r[5] .. '}') or '')
       if g then
         out[5] = g[7]
         out[6] = g[1]
         out[18] = g[4]
+        -- A compact access token: its birth and account are its grant's.
+        if r[1] == '' then out[4] = g[1] end
+        if account == '' then account = g[3] end
       end
     end
+    -- A compact token whose grant is gone is born dead.
+    if out[4] == '' then out[4] = '0' end
     local other = out[18] ~= '' and out[18] ~= r[4]
-    if r[3] ~= '' then
-      local acct = redis.call('HMGET', ARGV[1] .. 'acct:{a.' .. r[3] .. '}',
+    if account ~= '' then
+      local acct = redis.call('HMGET', ARGV[1] .. 'acct:{a.' .. account .. '}',
         'disabled', 'epoch', 'ce:' .. r[4], 'username', 'email', 'name', 'roles', 'ce:' .. out[18])
       out[7], out[8], out[9] = acct[1] or '', acct[2] or '', acct[3] or ''
       out[11], out[12], out[13], out[14] = clean(acct[4]), clean(acct[5]), clean(acct[6]), clean(acct[7])
@@ -226,11 +249,14 @@ redis.call('SET', KEYS[1], table.concat(r, '\\31'), 'KEEPTTL')
 return {1, r[7], r[4]}
 `;
 
-/** Removes a grant's members of one model (by key prefix) and returns them, on the grant's slot. */
+/**
+ * Removes a grant's members of one model and returns them, on the grant's slot: members starting
+ * with ARGV[1] (`<code>:`) or, as indices before issue 16 held whole record keys, ARGV[2] (`<prefix><code>:{`).
+ */
 export const TAKE_GRANT_MEMBERS = `
 local out = {}
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if string.sub(member, 1, string.len(ARGV[1])) == ARGV[1] then
+  if string.sub(member, 1, string.len(ARGV[1])) == ARGV[1] or string.sub(member, 1, string.len(ARGV[2])) == ARGV[2] then
     out[#out + 1] = member
   end
 end

@@ -88,11 +88,16 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
 /** The models whose payloads are stored packed. */
 export const PACKED_MODELS: ReadonlySet<string> = new Set(['AccessToken', 'ClientCredentials', 'RefreshToken']);
 
-/** The stored form of `payload` (already without `jti`, `kind` and `clientId`) of a `model` token. */
-export function packTokenPayload(model: string, payload: Record<string, unknown>): string {
+/**
+ * The stored form of `payload` (already without `jti`, `kind` and `clientId`) of a `model` token.
+ * `withoutGrantId`: the compact form of an access token held in a grant, whose grant record holds
+ * the grant's id (`hasOwnId`); it is read back with that grant's payload.
+ */
+export function packTokenPayload(model: string, payload: Record<string, unknown>, withoutGrantId = false): string {
   const packed: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(payload)) {
     if (value === undefined) continue;
+    if (withoutGrantId && field === 'grantId') continue;
     if (model === 'AccessToken' && field === 'accountId' && payload.grantId) continue;
     if (model === 'AccessToken' && field === 'sessionUid' && !payload.expiresWithSession) continue;
     let stored = value;
@@ -117,11 +122,21 @@ export function unpackTokenPayload(stored: string, grantPayload?: string): Recor
   if (typeof payload.exp === 'number' && typeof payload.iat === 'number') payload.exp = payload.iat + payload.exp;
   if (isObject(payload.extra)) payload.extra = unpackExtra(payload.extra, payload.iat);
   if (typeof payload.gty === 'string') payload.gty = payload.gty.split(' ').map((code) => GRANT_TYPE_OF[code] ?? code).join(' ');
-  if (payload.grantId && payload.accountId === undefined && grantPayload) {
-    const { accountId } = JSON.parse(grantPayload) as { accountId?: unknown };
-    if (accountId !== undefined) payload.accountId = accountId;
+  if (grantPayload && (payload.grantId === undefined || payload.accountId === undefined)) {
+    const grant = JSON.parse(grantPayload) as { accountId?: unknown; jti?: unknown };
+    // A compact access token keeps neither: its grant's record holds both.
+    if (payload.grantId === undefined && typeof grant.jti === 'string') payload.grantId = grant.jti;
+    if (payload.grantId && payload.accountId === undefined && grant.accountId !== undefined) payload.accountId = grant.accountId;
   }
   return payload;
+}
+
+/**
+ * Whether a grant's stored payload holds the grant's own id (`jti`, first: grants written since
+ * issue 16). Only under such a grant is an access token written compact, without the grant id.
+ */
+export function hasOwnId(grantPayload: string): boolean {
+  return grantPayload.startsWith('{"jti":"');
 }
 
 /** Whether a stored payload is packed (and may need its grant for `accountId`). */

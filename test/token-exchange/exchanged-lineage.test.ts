@@ -63,7 +63,7 @@ describe('an exchanged opaque token belongs to its subject token\'s grant', () =
       [exchanged, parent].map(async (t) => (await latch.provider.AccessToken.find(t)) as unknown as { grantId: string; clientId: string; gty: string }),
     );
     expect(tokenPayload).toMatchObject({ clientId: 'gateway', grantId: parentPayload!.grantId, gty: TOKEN_EXCHANGE });
-    expect(await redis.client.zrange(latch.store.keys.grantMembers(parentPayload!.grantId), '0', '-1')).toContain(latch.store.keys.record('AccessToken', exchanged));
+    expect(await redis.client.zrange(latch.store.keys.grantMembers(parentPayload!.grantId), '0', '-1')).toContain(latch.store.keys.grantMember('AccessToken', exchanged));
     expect(await introspect(exchanged)).toMatchObject({ active: true, scope: 'a:read a:write' });
   });
 
