@@ -49,7 +49,14 @@ async function revokeUser(latch: TestLatch, user: User): Promise<void> {
 }
 
 /** Deliveries not yet settled, straight from Redis. */
-const pending = async () => (await redis.client.xlen('latch:{bcl}:queue')) + (await redis.client.zcard('latch:{bcl}:retry'));
+/**
+ * Deliveries not settled, read in one MULTI: read one after the other, a delivery promoted from the
+ * retry set to the Stream between the two reads was counted in neither (a false 0).
+ */
+const pending = async () => {
+  const replies = (await redis.client.multi().xlen('latch:{bcl}:queue').zcard('latch:{bcl}:retry').exec()) ?? [];
+  return replies.reduce((sum, [err, n]) => (err ? Number.NaN : sum + Number(n)), 0);
+};
 
 /** A Prometheus sample of `latch`'s /metrics (on its operations listener). */
 async function sample(latch: TestLatch, name: string): Promise<number | undefined> {
