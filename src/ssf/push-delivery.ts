@@ -60,6 +60,8 @@ export class PushDelivery {
   readonly #deps: PushDependencies;
   readonly #owner = randomBytes(12).toString('base64url');
   readonly #running = new Map<string, Promise<void>>();
+  /** Streams woken while MAX_CONCURRENT were being delivered: started, in order, as those finish. */
+  readonly #waiting = new Set<string>();
   readonly #warnings: WarningThrottle;
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
@@ -79,11 +81,27 @@ export class PushDelivery {
   /** Delivers `streamId` now if no process is at it (a wake-up, a status change). */
   kick(streamId: string): void {
     if (this.#closed || this.#running.has(streamId)) return;
+    // One revocation wakes every stream at once: a hundred deliveries started together put some
+    // eight hundred Redis commands and a hundred signatures ahead of the request that caused them
+    // (its own remaining Redis calls and its answer). A few at a time keep that request fast.
+    if (this.#running.size >= PushDelivery.MAX_CONCURRENT) {
+      this.#waiting.add(streamId);
+      return;
+    }
     const running = this.#deliver(streamId)
       .catch((err: Error) => this.#warnings.warn({ err: err.message }, 'shared signals: push delivery stopped (retried by the next sweep)'))
-      .finally(() => this.#running.delete(streamId));
+      .finally(() => {
+        this.#running.delete(streamId);
+        const [next] = this.#waiting;
+        if (next === undefined) return;
+        this.#waiting.delete(next);
+        this.kick(next);
+      });
     this.#running.set(streamId, running);
   }
+
+  /** Streams this process delivers at the same time. */
+  static readonly MAX_CONCURRENT = 8;
 
   async #sweep(): Promise<void> {
     if (this.#closed) return;
@@ -154,6 +172,7 @@ export class PushDelivery {
    */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#waiting.clear();
     clearInterval(this.#sweeper);
     await Promise.allSettled([...this.#running.values()]);
   }
