@@ -105,6 +105,8 @@ async function serve(config: LatchConfig, redis: RedisClient, logger: Logger, on
       .then(() => signalsStopped)
       // Deliveries under way finish (or are taken over later by another process): nothing queued is lost.
       .then(() => latch.backchannel.stop())
+      // Its own subscribed connection retries while Redis is down: closed here, not left to 'end'.
+      .then(() => latch.live.close())
       .then(() => redis.quit())
       .catch(() => {})
       .then(onStopped)

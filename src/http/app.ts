@@ -112,6 +112,20 @@ export interface LatchOptions {
 }
 
 export function createLatch(config: LatchConfig, redis: RedisClient, logger: Logger, options: LatchOptions = {}): Latch {
+  // Configuration errors first: nothing is connected or started yet when one is thrown.
+  const responder = new JwtResponder(config.secrets.jwks, config.issuer);
+  const introspectionSigningAlgs = responder.supported();
+  config.file.clients.forEach((client, i) => {
+    const alg = client.introspection_signed_response_alg;
+    if (alg && !introspectionSigningAlgs.includes(alg)) {
+      throw new ConfigError(`${config.configFile}: clients[${i}].introspection_signed_response_alg`, `LATCH_JWKS has no signing key for ${alg}`);
+    }
+  });
+  config.file.tokenExchange.jwtAudiences.forEach((audience, i) => {
+    if (audience.alg ? !introspectionSigningAlgs.includes(audience.alg) : introspectionSigningAlgs.length === 0) {
+      throw new ConfigError(`${config.configFile}: tokenExchange.jwtAudiences[${i}].alg`, `LATCH_JWKS has no signing key for ${audience.alg ?? 'any JWS algorithm'}`);
+    }
+  });
   const store = new RedisStore(redis, config.secrets.tokenHashKey);
   store.deadlineMs = config.redisCommandTimeoutMs;
   store.useDirectFetch();
@@ -152,19 +166,6 @@ export function createLatch(config: LatchConfig, redis: RedisClient, logger: Log
   const clientAdapter = new ClientAdapter(clients, store.keys, clientHooks);
   const baseAdapter = redisAdapterFactory(store, revocationHooks(revocations, logger));
   const adapter = (model: string) => (model === 'Client' ? clientAdapter : baseAdapter(model));
-  const responder = new JwtResponder(config.secrets.jwks, config.issuer);
-  const introspectionSigningAlgs = responder.supported();
-  config.file.clients.forEach((client, i) => {
-    const alg = client.introspection_signed_response_alg;
-    if (alg && !introspectionSigningAlgs.includes(alg)) {
-      throw new ConfigError(`${config.configFile}: clients[${i}].introspection_signed_response_alg`, `LATCH_JWKS has no signing key for ${alg}`);
-    }
-  });
-  config.file.tokenExchange.jwtAudiences.forEach((audience, i) => {
-    if (audience.alg ? !introspectionSigningAlgs.includes(audience.alg) : introspectionSigningAlgs.length === 0) {
-      throw new ConfigError(`${config.configFile}: tokenExchange.jwtAudiences[${i}].alg`, `LATCH_JWKS has no signing key for ${audience.alg ?? 'any JWS algorithm'}`);
-    }
-  });
   const initialAccessTokens = new InitialAccessTokens(store, resourceServers);
   const registration = registrationConfiguration({
     file: config.file, resourceServers, introspectionSigningAlgs, production: config.production, registry: clients, initialAccessTokens,

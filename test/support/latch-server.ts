@@ -103,6 +103,9 @@ export async function startLatch(redisUrl: RedisTarget | string, options: StartO
       await signalsStopped;
       ops.closeAllConnections();
       await new Promise<void>((resolve) => ops.close(() => resolve()));
+      // Its subscription is a connection of its own, which retries while Redis is down: closed
+      // here rather than left to the client's 'end'.
+      latch.live.close();
       redis.disconnect();
     },
   };
