@@ -1,4 +1,5 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { runLatchCli } from '../support/latch-cli.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,25 +13,7 @@ import { SECRETS } from '../support/test-config.js';
 let redis: TestRedis;
 let latch: TestLatch;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function latchCli(args: string[], stdin = ''): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/latch.js', ...args], {
-      env: { PATH: process.env.PATH!, LATCH_URL: latch.url, LATCH_ADMIN_CLIENT_ID: 'security-admin', LATCH_ADMIN_CLIENT_SECRET: SECRETS.admin },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
+const latchCli = (args: string[], stdin = '') => runLatchCli(latch.url, args, { stdin });
 
 const introspect = async (token: string) => (await postForm(`${latch.url}/introspect`, { token }, ['api-a', SECRETS.apiA])).json!;
 const signIn = async (username: string, password: string) => (await logIn(latch.url, await webClient(latch.url), { username, password })).tokens;

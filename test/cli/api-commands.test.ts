@@ -1,33 +1,16 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { runLatchCli } from '../support/latch-cli.js';
 import { API_SECRETS, apiFileConfig, NEW_API } from '../support/api-config.js';
 import { startLatch, type TestLatch } from '../support/latch-server.js';
 import { postForm } from '../support/oauth.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
-import { API_A, SECRETS } from '../support/test-config.js';
+import { API_A } from '../support/test-config.js';
 
 /** `latch admin apis …` of the real `latch` command (bin/latch.js → compiled CLI), as its own process. */
 let redis: TestRedis;
 let latch: TestLatch;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function latchCli(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/latch.js', ...args], {
-      env: { PATH: process.env.PATH!, LATCH_URL: latch.url, LATCH_ADMIN_CLIENT_ID: 'security-admin', LATCH_ADMIN_CLIENT_SECRET: SECRETS.admin },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end();
-  });
-}
+const latchCli = (args: string[]) => runLatchCli(latch.url, args);
 
 beforeAll(async () => {
   execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });

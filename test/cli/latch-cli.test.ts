@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { runLatchCli } from '../support/latch-cli.js';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,26 +14,8 @@ import { SECRETS } from '../support/test-config.js';
 let redis: TestRedis;
 let latch: TestLatch;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the real `latch` command (bin/latch.js → compiled CLI) as its own process. */
-function latchCli(args: string[], env: Record<string, string> = {}, stdin = ''): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/latch.js', ...args], {
-      env: { PATH: process.env.PATH!, LATCH_URL: latch.url, LATCH_ADMIN_CLIENT_ID: 'security-admin', LATCH_ADMIN_CLIENT_SECRET: SECRETS.admin, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
+const latchCli = (args: string[], env: Record<string, string> = {}, stdin = '') => runLatchCli(latch.url, args, { env, stdin });
 
 const active = async (token: string) => (await postForm(`${latch.url}/introspect`, { token }, ['api-a', SECRETS.apiA])).json!.active;
 
