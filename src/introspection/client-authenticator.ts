@@ -61,7 +61,7 @@ export class ClientAuthenticator {
     this.#issuer = options.issuer;
     this.#store = options.store;
     registry.onDrop(() => {
-      this.#verified.clear();
+      this.forgetVerified();
       this.#keys.clear();
     });
   }
@@ -83,8 +83,8 @@ export class ClientAuthenticator {
   }
 
   /**
-   * Forgets every verified credential: call it when a client's secret or authentication method
-   * changes, so the old secret stops working at once.
+   * Forgets every verified credential, so a changed secret or authentication method applies at once.
+   * The registry's drop calls it on every client change, on any instance (live updates).
    */
   forgetVerified(): void {
     this.#verified.clear();
